@@ -1,0 +1,67 @@
+"""Cellfleet: run notebook cells on a Dask / GPU cluster as if they ran locally.
+
+Load it in a notebook with ``%load_ext cellfleet`` (or use the "Python 3 (cellfleet)"
+kernel), then write ``%%remote gpu`` at the top of a cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+from .errors import (
+    CellCancelled,
+    CellError,
+    CellfleetError,
+    CellTimeout,
+    ClusterError,
+    ClusterUnavailable,
+    HandleError,
+    NoGPUError,
+    RemoteCellError,
+    ResourceUnavailable,
+    SerializationError,
+    WorkerLostError,
+)
+from .handles import RemoteHandle
+
+__all__ = [
+    "CellCancelled",
+    "CellError",
+    "CellTimeout",
+    "CellfleetError",
+    "ClusterError",
+    "ClusterUnavailable",
+    "HandleError",
+    "NoGPUError",
+    "RemoteCellError",
+    "RemoteHandle",
+    "ResourceUnavailable",
+    "SerializationError",
+    "WorkerLostError",
+    "__version__",
+    "client",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
+
+
+def client(address: str | None = None) -> Any:
+    """The ``distributed.Client`` Cellfleet uses for ``address`` (default: the configured
+    or embedded cluster), starting the embedded cluster if needed."""
+    from .clusters import connect
+    from .config import load_settings
+
+    settings = load_settings()
+    return connect(address or settings.scheduler, settings.workers).client
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext cellfleet``)."""
+    from .magics import CellfleetMagics
+
+    ipython.register_magics(CellfleetMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Nothing to undo beyond IPython's own unloading; the cluster keeps running."""

@@ -1,0 +1,91 @@
+"""The exception tree.
+
+Every error a user can cause says what went wrong and what to do about it, in one line.
+Inside a notebook these errors render as that one line (``_render_traceback_``), never
+as an internal traceback::
+
+    CellfleetError
+    ├── ClusterError
+    │   ├── ClusterUnavailable     the scheduler cannot be reached or went away
+    │   ├── NoGPUError             a GPU was required and none is available
+    │   └── ResourceUnavailable    no worker offers what the cell asks for
+    ├── SerializationError         a variable cannot travel to or from the worker
+    ├── CellError
+    │   ├── RemoteCellError        the cell raised an exception that cannot be rebuilt here
+    │   ├── WorkerLostError        the worker died running the cell, retries exhausted
+    │   ├── CellTimeout            the cell ran past --timeout and was stopped
+    │   └── CellCancelled          the cell was interrupted and stopped
+    └── HandleError                a remote handle is unusable (lost or its cluster closed)
+
+Exceptions raised by the cell's own code are re-raised in the notebook as their own
+type, with the worker's traceback attached (see :mod:`cellfleet.runner`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CellCancelled",
+    "CellError",
+    "CellTimeout",
+    "CellfleetError",
+    "ClusterError",
+    "ClusterUnavailable",
+    "HandleError",
+    "NoGPUError",
+    "RemoteCellError",
+    "ResourceUnavailable",
+    "SerializationError",
+    "WorkerLostError",
+]
+
+
+class CellfleetError(Exception):
+    """Base of every error Cellfleet raises on purpose."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: show the one-line message instead of a traceback."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class ClusterError(CellfleetError):
+    """The cluster cannot run the cell."""
+
+
+class ClusterUnavailable(ClusterError):
+    """The Dask scheduler cannot be reached, or it went away."""
+
+
+class NoGPUError(ClusterError):
+    """A GPU was required (``--require-gpu``) and the cluster has none."""
+
+
+class ResourceUnavailable(ClusterError):
+    """No worker of the cluster offers the resources the cell asks for."""
+
+
+class SerializationError(CellfleetError):
+    """A variable the cell reads, or a result it makes, cannot be serialized."""
+
+
+class CellError(CellfleetError):
+    """The remote cell did not complete."""
+
+
+class RemoteCellError(CellError):
+    """The cell raised an exception whose type cannot be rebuilt in the notebook."""
+
+
+class WorkerLostError(CellError):
+    """The worker running the cell died, and no retries were left."""
+
+
+class CellTimeout(CellError):
+    """The cell ran past its ``--timeout`` and was stopped on the worker."""
+
+
+class CellCancelled(CellError):
+    """The cell was interrupted (the kernel's stop button) and stopped on the worker."""
+
+
+class HandleError(CellfleetError):
+    """A remote handle cannot be used: its data was lost or its cluster was closed."""

@@ -1,0 +1,176 @@
+"""The IPython magics: ``%%remote``, ``%pull``, ``%wait`` and ``%cellfleet``.
+
+Each magic parses its arguments (mistakes raise ``UsageError`` saying the fix), then calls
+into :mod:`cellfleet.remote` or :mod:`cellfleet.clusters`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .clusters import connect, describe_session, shutdown_embedded
+from .config import load_settings, parse_size
+from .remote import RemoteOptions, RemoteRunner
+
+__all__ = ["CellfleetMagics", "parse_remote_options"]
+
+_TARGETS = ("gpu", "cpu")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _names(text: str | None, flag: str) -> frozenset[str]:
+    if not text:
+        return frozenset()
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [n for n in names if not n.isidentifier()]
+    if bad or not names:
+        raise UsageError(f"{flag} takes variable names separated by commas, like {flag} model,data (got {text!r})")
+    return frozenset(names)
+
+
+def _positive(value: float | None, flag: str, whole: bool = False, zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not zero):
+        least = "0" if zero else "more than 0"
+        raise UsageError(f"{flag} must be {least} (got {value:g})")
+    if whole and value != int(value):
+        raise UsageError(f"{flag} takes a whole number (got {value:g})")
+
+
+@magic_arguments()
+@argument("target", nargs="?", help="gpu (ask for a GPU) or cpu; default cpu, or gpu when --gpus is given")
+@argument("--gpus", type=int, metavar="N", help="GPUs the cell needs (default 1 with gpu)")
+@argument("--cpus", type=float, metavar="N", help="CPU cores the cell needs")
+@argument("--memory", metavar="SIZE", help="memory the cell needs, like 16GB")
+@argument("--cluster", metavar="ADDRESS", help="Dask scheduler to run on (default: CELLFLEET_SCHEDULER or embedded)")
+@argument("--retries", type=int, default=1, metavar="N", help="runs again if its worker dies (default 1)")
+@argument("--timeout", type=float, metavar="SECONDS", help="stop the cell after this many seconds")
+@argument("--name", metavar="NAME", help="a name for the cell (status, %%wait, dashboard)")
+@argument("--nowait", action="store_true", help="return at once; results arrive when the cell completes")
+@argument("--keep", metavar="NAMES", help="results to keep on the cluster whatever their size")
+@argument("--pull", metavar="NAMES", help="results to bring back whatever their size (GPU data to host)")
+@argument("--require-gpu", action="store_true", help="fail instead of running on CPU when there is no GPU")
+def _remote_signature(line: str, cell: str) -> None:
+    """Placeholder carrying ``%%remote``'s argument declarations."""
+
+
+def parse_remote_options(line: str) -> RemoteOptions:
+    """Parse a ``%%remote`` line into options, or raise ``UsageError`` saying the fix."""
+    try:
+        args = parse_argstring(_remote_signature, line)
+    except ValueError as error:  # unbalanced quotes, from shlex
+        raise UsageError(f"%%remote: cannot read the arguments ({error}): check the quotes") from None
+    target = args.target
+    if target is not None and target not in _TARGETS:
+        raise UsageError(f"%%remote: unknown target {target!r}: write %%remote gpu or %%remote cpu")
+    if target == "cpu" and args.gpus:
+        raise UsageError("%%remote: --gpus asks for GPUs but the target is cpu: write %%remote gpu --gpus N")
+    _positive(args.gpus, "--gpus", whole=True)
+    _positive(args.cpus, "--cpus")
+    _positive(args.timeout, "--timeout")
+    _positive(args.retries, "--retries", whole=True, zero=True)
+    if args.name is not None and not _NAME.match(args.name):
+        raise UsageError(f"--name {args.name!r}: use letters, digits, '_', '.' and '-', starting with a letter")
+    try:
+        memory = parse_size(args.memory, "--memory") if args.memory is not None else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    gpus = args.gpus or (1 if target == "gpu" else 0)
+    return RemoteOptions(
+        gpus=gpus,
+        cpus=args.cpus,
+        memory=memory,
+        cluster=args.cluster,
+        retries=args.retries,
+        timeout=args.timeout,
+        name=args.name,
+        nowait=args.nowait,
+        keep=_names(args.keep, "--keep"),
+        pull=_names(args.pull, "--pull"),
+        require_gpu=args.require_gpu,
+    )
+
+
+_REMOTE_HELP = """Run the cell as a Dask task on a (GPU) worker, as if it ran here.
+
+The variables the cell reads travel with it; the ones it assigns come back. Results
+larger than CELLFLEET_REMOTE_THRESHOLD (64 MiB) and GPU-resident objects stay on the
+worker: the notebook gets a handle, later %%remote cells use the data in place, and
+%pull NAME brings a copy here. Output streams into the cell while it runs.
+
+Examples::
+
+    %%remote gpu
+    import cupy as cp
+    x = cp.random.random((20_000, 20_000))      # stays on the GPU: x is a handle
+    total = float(x.sum())                       # a float: comes back
+
+    %%remote gpu --timeout 600 --retries 2 --name train
+    model = train(data, epochs=10)
+
+    %%remote cpu --nowait --name prep
+    features = build_features(raw)
+    # ... later: %wait prep
+
+Without a configured cluster (--cluster or CELLFLEET_SCHEDULER) an embedded local cluster
+starts on first use: one worker per GPU with dask-cuda, or CPU workers on a machine
+without one (gpu cells then run on CPU with a warning, unless --require-gpu).
+"""
+
+
+@magics_class
+class CellfleetMagics(Magics):
+    """Cellfleet's magics, bound to one IPython shell."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.runner = RemoteRunner(shell)
+
+    @cell_magic
+    def remote(self, line: str, cell: str) -> Any:
+        return self.runner.run(parse_remote_options(line), cell)
+
+    remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
+
+    @line_magic
+    def pull(self, line: str) -> None:
+        """Bring remote results into the notebook: ``%pull NAME [NAME ...]``.
+
+        GPU data is copied to host memory (CuPy to NumPy, CUDA tensors to CPU tensors).
+        """
+        names = line.split()
+        if not names:
+            raise UsageError("%pull needs the names of remote results, like %pull model data")
+        _names(",".join(names), "%pull")
+        self.runner.pull(names)
+
+    @line_magic
+    def wait(self, line: str) -> None:
+        """Block until a ``--nowait`` cell finishes: ``%wait [NAME]`` (all when no name)."""
+        parts = line.split()
+        if len(parts) > 1:
+            raise UsageError("%wait takes at most one cell name, like %wait train")
+        self.runner.wait(parts[0] if parts else None)
+
+    @line_magic
+    def cellfleet(self, line: str) -> None:
+        """Cluster commands: ``%cellfleet status`` or ``%cellfleet shutdown``."""
+        words = shlex.split(line)
+        if words == ["status"] or not words:
+            settings = load_settings()
+            print(describe_session(connect(settings.scheduler, settings.workers)))
+        elif words == ["shutdown"]:
+            print(
+                "cellfleet: embedded cluster closed" if shutdown_embedded() else "cellfleet: no embedded cluster runs"
+            )
+        else:
+            raise UsageError(
+                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status or %cellfleet shutdown"
+            )

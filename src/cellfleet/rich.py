@@ -1,0 +1,39 @@
+"""Rich representations computed where the object lives (on the worker)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+__all__ = ["flush_figures", "mime_bundle"]
+
+_formatter: Any = None
+
+
+def mime_bundle(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The MIME bundle IPython would show for ``obj``: ``(data, metadata)``."""
+    global _formatter
+    if _formatter is None:
+        from IPython.core.formatters import DisplayFormatter
+
+        _formatter = DisplayFormatter()
+    try:
+        data, metadata = _formatter.format(obj)
+    except Exception as error:  # a broken _repr_*_ must not lose the cell's results
+        return {"text/plain": f"<repr of {type(obj).__name__} failed: {error!r}>"}, {}
+    return dict(data), dict(metadata or {})
+
+
+def flush_figures() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Render every open matplotlib figure to PNG bundles and close them."""
+    if "matplotlib.pyplot" not in sys.modules:
+        return []
+    import matplotlib.pyplot as plt
+
+    bundles = []
+    for number in plt.get_fignums():
+        figure = plt.figure(number)
+        if figure.get_axes() or figure.artists or figure.texts:
+            bundles.append(mime_bundle(figure))
+    plt.close("all")
+    return bundles
