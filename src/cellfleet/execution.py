@@ -286,7 +286,7 @@ def rebuild_exception(outcome: CellOutcome) -> BaseException:
             error = None
     if error is None:
         error = RemoteCellError(f"{failure.type_name}: {failure.message}")
-    lines = failure.traceback[:-1] + [_red_exception_line(failure.traceback[-1])]
+    lines = [*failure.traceback[:-1], _red_exception_line(failure.traceback[-1])]
     try:
         error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
     except AttributeError:

@@ -101,7 +101,8 @@ class RemoteRunner:
         try:
             analysis = analyze(source, cell_filename(label))
         except SyntaxError as error:
-            error._render_traceback_ = lambda: traceback.format_exception_only(type(error), error)  # type: ignore[attr-defined]
+            lines = traceback.format_exception_only(type(error), error)
+            error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
             raise
         if uses_ipython(source):
             raise UsageError("%magics and !commands cannot run inside a %%remote cell: move them to a local cell")

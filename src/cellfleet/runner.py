@@ -195,7 +195,7 @@ def _namespace(packed: dict[str, bytes], handle_names: tuple[str, ...], handles:
             namespace[name] = cloudpickle.loads(blob)
         except Exception as error:
             raise _InputError(name, error) from None
-    namespace.update(zip(handle_names, handles))
+    namespace.update(zip(handle_names, handles, strict=True))
     return namespace
 
 
