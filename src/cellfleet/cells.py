@@ -77,11 +77,24 @@ def _statement_names(node: ast.stmt) -> tuple[set[str], list[str], set[str]]:
     nested_reads, nested_writes = _nested_globals(table)
     reads |= nested_reads
     writes += sorted(nested_writes - set(writes))
+    reads |= _augmented_names(ast.Module(body=[node], type_ignores=[]))
     deletes = set()
     if isinstance(node, ast.Delete):
         deletes = {t.id for t in node.targets if isinstance(t, ast.Name)}
         reads |= deletes
     return reads, writes, deletes
+
+
+def _augmented_names(node: ast.AST) -> set[str]:
+    """Names updated in place (``x += 1``) in module scope: they read the old value."""
+    found: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(child, ast.AugAssign) and isinstance(child.target, ast.Name):
+            found.add(child.target.id)
+        found |= _augmented_names(child)
+    return found
 
 
 def analyze(source: str, filename: str = "<cell>") -> CellAnalysis:
