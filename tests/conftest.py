@@ -21,12 +21,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def ip():
-    """The IPython shell, with the extension loaded once."""
+    """The IPython shell, with the extension loaded once; its clusters closed at the end."""
     from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython()
     shell.run_line_magic("load_ext", "cellfleet")
-    return shell
+    yield shell
+    clusters.close_all()
 
 
 @pytest.fixture

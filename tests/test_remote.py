@@ -52,7 +52,7 @@ def test_a_failing_cell_leaves_the_namespace_untouched(shell):
     result = run(shell, "", "a = 2\nb = 3\n1 / 0")
     assert isinstance(result.error_in_exec, ZeroDivisionError)
     lines = "\n".join(result.error_in_exec._render_traceback_())
-    assert "line 3" in lines and "on worker tcp://" in lines and "1 / 0" in lines
+    assert "line 4" in lines and "on worker tcp://" in lines and "1 / 0" in lines  # line 1: %%remote
     assert shell.user_ns["a"] == 1 and "b" not in shell.user_ns
 
 

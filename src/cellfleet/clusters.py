@@ -21,7 +21,7 @@ from distributed import Client
 
 from .errors import ClusterUnavailable
 
-__all__ = ["Session", "connect", "describe_session", "gpu_count", "shutdown_embedded", "worker_offers"]
+__all__ = ["Session", "close_all", "connect", "describe_session", "gpu_count", "shutdown_embedded", "worker_offers"]
 
 _CONNECT_TIMEOUT = "10s"
 _lock = threading.RLock()
@@ -176,6 +176,18 @@ def _shorten_worker_batching(dask_worker: Any) -> None:
     stream = getattr(dask_worker, "batched_stream", None)
     if stream is not None and hasattr(stream, "interval"):
         stream.interval = 0.001
+
+
+def close_all() -> None:
+    """Close every session (and the embedded cluster): for a clean interpreter exit."""
+    with _lock:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+    for session in sessions:
+        try:
+            session.close()
+        except Exception:
+            pass  # already gone
 
 
 def shutdown_embedded() -> bool:

@@ -97,7 +97,8 @@ class RemoteRunner:
     def _analyse(self, code: str, label: str, options: RemoteOptions) -> tuple[str, CellAnalysis]:
         if not code.strip():
             raise UsageError("the %%remote cell is empty: write the code to run below the %%remote line")
-        source = self.shell.transform_cell(code)
+        # A blank first line stands for the %%remote line, so line numbers match the notebook cell.
+        source = "\n" + self.shell.transform_cell(code)
         try:
             analysis = analyze(source, cell_filename(label))
         except SyntaxError as error:

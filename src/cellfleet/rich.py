@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import sys
 from typing import Any
 
@@ -13,6 +15,8 @@ _formatter: Any = None
 def mime_bundle(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The MIME bundle IPython would show for ``obj``: ``(data, metadata)``."""
     global _formatter
+    if _is_figure(obj):
+        return _figure_bundle(obj)
     if _formatter is None:
         from IPython.core.formatters import DisplayFormatter
 
@@ -22,6 +26,19 @@ def mime_bundle(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     except Exception as error:  # a broken _repr_*_ must not lose the cell's results
         return {"text/plain": f"<repr of {type(obj).__name__} failed: {error!r}>"}, {}
     return dict(data), dict(metadata or {})
+
+
+def _is_figure(obj: Any) -> bool:
+    return type(obj).__name__ == "Figure" and type(obj).__module__.startswith("matplotlib")
+
+
+def _figure_bundle(figure: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A figure as the inline backend shows it: a PNG, with its repr as text."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    width, height = (int(v) for v in figure.get_size_inches() * figure.dpi)
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"image/png": png, "text/plain": repr(figure)}, {"image/png": {"width": width, "height": height}}
 
 
 def flush_figures() -> list[tuple[dict[str, Any], dict[str, Any]]]:
