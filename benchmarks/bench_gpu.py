@@ -1,0 +1,75 @@
+"""GPU benchmark: %%remote gpu on the embedded LocalCUDACluster vs raw Dask on the same cluster.
+
+    python benchmarks/bench_gpu.py [--runs N]
+
+Prints a markdown table of medians, p90s and ratios; prints "skipped: no GPU" without one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+
+def _noop() -> None:
+    return None
+
+
+def _timed(action: Callable[[], object], runs: int, warmup: int = 10) -> list[float]:
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def _p90(samples: list[float]) -> float:
+    return sorted(samples)[int(0.9 * (len(samples) - 1))]
+
+
+def _row(name: str, samples: list[float], baseline: list[float] | None) -> str:
+    median = statistics.median(samples)
+    ratio = f"{median / statistics.median(baseline):.2f}x" if baseline else "1.00x"
+    return f"| {name} | {median:.2f} | {_p90(samples):.2f} | {ratio} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    from cellfleet import clusters
+
+    if clusters.gpu_count() == 0:
+        print("skipped: no GPU")
+        return
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "cellfleet")
+    started = time.perf_counter()
+    first = shell.run_cell_magic("remote", "gpu --require-gpu", "x = 1")
+    start_seconds = time.perf_counter() - started
+    del first
+    client = clusters.connect(None).client
+    raw = _timed(lambda: client.submit(_noop, pure=False, resources={"GPU": 1}).result(), args.runs)
+    remote = _timed(lambda: shell.run_cell_magic("remote", "gpu", "x = 1"), args.runs)
+    matmul = "import cupy as cp\na = cp.random.random((2048, 2048))\ns = float((a @ a).sum())"
+    gpu_cell = _timed(lambda: shell.run_cell_magic("remote", "gpu", matmul), max(args.runs // 10, 5), warmup=3)
+    print(
+        f"GPUs: {clusters.gpu_count()}; first %%remote gpu cell, LocalCUDACluster start included: {start_seconds:.2f} s"
+    )
+    print("| case (ms) | median | p90 | vs raw Dask |")
+    print("| --- | --- | --- | --- |")
+    print(_row("raw Dask submit(noop).result(), GPU=1", raw, None))
+    print(_row("%%remote gpu `x = 1`", remote, raw))
+    print(_row("%%remote gpu CuPy 2048² matmul + sum", gpu_cell, None))
+    clusters.close_all()
+
+
+if __name__ == "__main__":
+    main()
