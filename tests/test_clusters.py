@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from distributed import LocalCluster
 
@@ -77,3 +79,15 @@ def test_shutdown_closes_the_embedded_cluster_and_the_next_cell_starts_one(shell
     assert "closed" in capsys.readouterr().out
     assert run(shell, "", "x = 2").success
     assert shell.user_ns["x"] == 2
+
+
+def test_a_cluster_that_goes_away_mid_cell_is_reported(shell, other_cluster):
+    address = other_cluster.scheduler_address
+    shell.user_ns["before"] = "kept"
+    closer = threading.Timer(1.5, other_cluster.close)
+    closer.start()
+    result = run(shell, f"--cluster {address}", "before = 'lost'\nimport time\nwhile True:\n    time.sleep(0.05)")
+    closer.join()
+    assert isinstance(result.error_in_exec, ClusterUnavailable)
+    assert "went away while the cell ran" in str(result.error_in_exec)
+    assert shell.user_ns["before"] == "kept"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run
 
 from cellfleet import RemoteHandle, clusters
+from conftest import run
 
 pytestmark = pytest.mark.gpu
 

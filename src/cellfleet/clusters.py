@@ -23,7 +23,7 @@ from .errors import ClusterUnavailable
 
 __all__ = ["Session", "close_all", "connect", "describe_session", "gpu_count", "shutdown_embedded", "worker_offers"]
 
-_CONNECT_TIMEOUT = "10s"
+_CONNECT_TIMEOUT = "5s"
 _lock = threading.RLock()
 _sessions: dict[str | None, Session] = {}
 
