@@ -69,6 +69,7 @@ class RemoteCell:
         self._submitted = 0.0
         self._future: Any = None
         self._cell_id = ""
+        self._worker: str | None = None
 
     def run(self) -> CellOutcome:
         """Run to completion; raises a :class:`CellError` (or subclass) when it cannot."""
@@ -102,12 +103,11 @@ class RemoteCell:
         )
 
     def _where(self) -> str:
-        worker = getattr(self, "_worker", None)
-        return f" on worker {worker}" if worker else ""
+        return f" on worker {self._worker}" if self._worker else ""
 
     def _attempt(self, attempt: int) -> CellOutcome | None:
         self._cell_id = f"{self.spec.cell_id}-{attempt}"
-        self._worker: str | None = None
+        self._worker = None
         spec = replace(self.spec, cell_id=self._cell_id, topic=self.session.topic)
         sink = self.session.listen(self._cell_id)
         try:
@@ -127,6 +127,7 @@ class RemoteCell:
             self.session.forget(self._cell_id)
 
     def _follow(self, sink: queue.Queue[Any]) -> CellOutcome | None:
+        outcome: CellOutcome | None = None
         shown = 0
         early: dict[int, list[dict[str, Any]]] = {}
         while True:

@@ -224,12 +224,19 @@ def _failure(error: BaseException, spec: CellSpec, address: str | None) -> Remot
     lines = [f"Traceback (most recent call last){where}:\n"]
     lines += traceback.format_list(frames[first:])
     lines += traceback.format_exception_only(type(error), error)
+    return RemoteFailure(type(error).__name__, str(error), [line.rstrip("\n") for line in lines], _pickled(error))
+
+
+def _pickled(error: BaseException) -> bytes | None:
+    """The exception pickled, if it also unpickles (so the notebook can re-raise its type)."""
+    if isinstance(error, (_InputError, CellInterrupted)):
+        return None
     try:
-        pickled = cloudpickle.dumps(error) if not isinstance(error, (_InputError, CellInterrupted)) else None
-        cloudpickle.loads(pickled) if pickled else None
+        blob = cloudpickle.dumps(error)
+        cloudpickle.loads(blob)
     except Exception:
-        pickled = None
-    return RemoteFailure(type(error).__name__, str(error), [line.rstrip("\n") for line in lines], pickled)
+        return None
+    return blob
 
 
 def _keep_reason(spec: CellSpec, name: str, value: Any) -> str | None:
@@ -296,11 +303,15 @@ def take(
             f"the data of {name!r} was lost with the worker that held it and its inputs were too large "
             f"to keep for recomputing: run the cell that assigns {name!r} again"
         )
-    quiet = CellSpec(spec.cell_id, spec.code, spec.filename, (name,), False, -1)
+    quiet = CellSpec(f"{spec.cell_id}-recompute", spec.code, spec.filename, (name,), False, -1, frozenset({name}))
     outcome = run_cell(quiet, packed, handle_names, *handles)
-    if outcome.error is not None:
-        raise HandleError(f"recomputing {name!r} failed: {outcome.error.type_name}: {outcome.error.message}")
-    return _STASH.pop(outcome.stash)[name] if outcome.stash in _STASH else cloudpickle.loads(outcome.values[name])
+    if outcome.error is not None or name not in outcome.kept:
+        reason = (
+            f"{outcome.error.type_name}: {outcome.error.message}" if outcome.error else "the cell did not assign it"
+        )
+        raise HandleError(f"recomputing {name!r} failed ({reason}): run the cell that assigns it again")
+    with _state_lock:
+        return _STASH.pop(outcome.stash)[name]
 
 
 def pull(value: Any) -> Any:
