@@ -60,3 +60,14 @@ def eventually(check: Callable[[], bool], seconds: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return check()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_store(tmp_path_factory):
+    """Every test (and every kernel a test starts) writes to a store of its own session."""
+    import os
+
+    root = tmp_path_factory.mktemp("project")
+    os.environ["CELLFLEET_ROOT"] = str(root)
+    yield root
+    os.environ.pop("CELLFLEET_ROOT", None)

@@ -21,8 +21,10 @@ from .errors import (
     RemoteCellError,
     ResourceUnavailable,
     SerializationError,
+    StoreError,
     WorkerLostError,
 )
+from .experiment import log, log_artifact
 from .handles import RemoteHandle
 
 __all__ = [
@@ -38,10 +40,13 @@ __all__ = [
     "RemoteHandle",
     "ResourceUnavailable",
     "SerializationError",
+    "StoreError",
     "WorkerLostError",
     "__version__",
     "client",
     "load_ipython_extension",
+    "log",
+    "log_artifact",
     "unload_ipython_extension",
 ]
 
@@ -58,9 +63,11 @@ def client(address: str | None = None) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext cellfleet``)."""
+    from .local_runs import register_hooks
     from .magics import CellfleetMagics
 
     ipython.register_magics(CellfleetMagics)
+    register_hooks(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

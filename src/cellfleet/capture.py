@@ -77,6 +77,7 @@ class Capture:
         self._live_chars = 0
         self.events_sent = 0
         self.dropped_chars = 0
+        self.artifacts: list[dict[str, Any]] = []
 
     def write(self, stream: str, text: str) -> None:
         """Buffer ``text`` for ``stream``; send the buffer when it is due."""
@@ -100,6 +101,18 @@ class Capture:
         with self._lock:
             self._pending.append({"kind": "display", "data": data, "metadata": metadata})
         self.flush()
+
+    def metric(self, values: dict[str, float], step: int | None) -> None:
+        """Queue metric points; they travel with the output, so they arrive while the cell runs."""
+        with self._lock:
+            self._pending.append({"kind": "metric", "values": values, "step": step, "logged": time.time()})
+        if time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
+            self.flush()
+
+    def artifact(self, name: str, data: bytes, media_type: str) -> None:
+        """Keep a file for the run; artifacts travel with the result, not as live events."""
+        with self._lock:
+            self.artifacts.append({"name": name, "data": data, "media_type": media_type})
 
     def flush(self) -> None:
         """Send what is buffered as one event, when there is a way to send it."""

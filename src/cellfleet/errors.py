@@ -15,7 +15,8 @@ as an internal traceback::
     │   ├── WorkerLostError        the worker died running the cell, retries exhausted
     │   ├── CellTimeout            the cell ran past --timeout and was stopped
     │   └── CellCancelled          the cell was interrupted and stopped
-    └── HandleError                a remote handle is unusable (lost or its cluster closed)
+    ├── HandleError                a remote handle is unusable (lost or its cluster closed)
+    └── StoreError                 the experiment store cannot be opened or written
 
 Exceptions raised by the cell's own code are re-raised in the notebook as their own
 type, with the worker's traceback attached (see :mod:`cellfleet.runner`).
@@ -35,6 +36,7 @@ __all__ = [
     "RemoteCellError",
     "ResourceUnavailable",
     "SerializationError",
+    "StoreError",
     "WorkerLostError",
 ]
 
@@ -89,3 +91,7 @@ class CellCancelled(CellError):
 
 class HandleError(CellfleetError):
     """A remote handle cannot be used: its data was lost or its cluster was closed."""
+
+
+class StoreError(CellfleetError):
+    """The experiment store cannot be opened, upgraded or written."""

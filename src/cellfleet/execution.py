@@ -26,6 +26,7 @@ from .errors import (
 from .handles import RemoteHandle
 from .inputs import Inputs
 from .runner import CellOutcome, CellSpec, interrupt, run_cell, running_cells, take
+from .tracking import RunRecorder
 from .widgets import StatusView
 
 __all__ = ["Launch", "Output", "RemoteCell", "rebuild_exception"]
@@ -58,9 +59,18 @@ class RemoteCell:
     """One remote cell, from submission to its outcome."""
 
     def __init__(
-        self, session: Session, spec: CellSpec, inputs: Inputs, launch: Launch, status: StatusView, output: Output
+        self,
+        session: Session,
+        spec: CellSpec,
+        inputs: Inputs,
+        launch: Launch,
+        status: StatusView,
+        output: Output,
+        recorder: RunRecorder | None = None,
     ) -> None:
         self.session = session
+        self.recorder = recorder
+        self._cancelled = False
         self.spec = spec
         self.inputs = inputs
         self.launch = launch
@@ -73,6 +83,36 @@ class RemoteCell:
 
     def run(self) -> CellOutcome:
         """Run to completion; raises a :class:`CellError` (or subclass) when it cannot."""
+        try:
+            outcome = self._run()
+        except BaseException as error:
+            self._record_end(None, error)
+            raise
+        self._record_end(outcome, None)
+        return outcome
+
+    def cancel(self) -> None:
+        """Ask a cell followed by another thread to stop (as the stop button does)."""
+        self._cancelled = True
+
+    def _record_end(self, outcome: CellOutcome | None, error: BaseException | None) -> None:
+        if self.recorder is None:
+            return
+        if outcome is not None:
+            for artifact in outcome.artifacts:
+                self.recorder.artifact(artifact["name"], artifact["data"], artifact["media_type"])
+            failure = outcome.error
+            facts = {"worker": outcome.worker, "gpu": outcome.gpu, "host": outcome.host}
+            facts["environment"] = outcome.environment
+            if failure is None:
+                self.recorder.finish("succeeded", **facts)
+            else:
+                self.recorder.finish("failed", error="\n".join(failure.traceback), **facts)
+            return
+        status = {CellCancelled: "cancelled", CellTimeout: "timed_out"}.get(type(error), "failed")
+        self.recorder.finish(status, error=f"{type(error).__name__}: {error}")
+
+    def _run(self) -> CellOutcome:
         self._submitted = time.monotonic()
         for attempt in range(self.launch.retries + 1):
             try:
@@ -160,6 +200,8 @@ class RemoteCell:
         if message.get("kind") == "started":
             self._worker = message.get("worker")
             self.status.running(self._worker, message.get("gpu"))
+            if self.recorder is not None:
+                self.recorder.running(self._worker, message.get("gpu"))
             return shown
         early[message["seq"]] = message["items"]
         while shown in early:
@@ -168,9 +210,16 @@ class RemoteCell:
         return shown
 
     def _render(self, items: list[dict[str, Any]]) -> None:
+        recorder = self.recorder
         for item in items:
-            if item["kind"] == "stream":
+            kind = item["kind"]
+            if kind == "metric":
+                if recorder is not None:
+                    recorder.metric(item["values"], item["step"], item["logged"])
+            elif kind == "stream":
                 self.output.stream(item["name"], item["text"])
+                if recorder is not None:
+                    recorder.stream(item["text"])
             else:
                 self.output.display(item["data"], item["metadata"])
 
@@ -182,6 +231,8 @@ class RemoteCell:
         return wait
 
     def _check_progress(self) -> None:
+        if self._cancelled:
+            raise KeyboardInterrupt
         if self.launch.timeout is not None and time.monotonic() - self._submitted >= self.launch.timeout:
             self._stop()
             raise CellTimeout(

@@ -7,6 +7,7 @@ used where it is and never passes through the kernel.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,13 @@ class Inputs:
     packed: dict[str, bytes] = field(default_factory=dict)
     handle_names: tuple[str, ...] = ()
     handle_futures: tuple[Any, ...] = ()
+
+    def fingerprints(self) -> dict[str, str]:
+        """A digest of each shipped value, and the Dask key of each handle."""
+        prints = {name: hashlib.blake2b(blob, digest_size=16).hexdigest() for name, blob in self.packed.items()}
+        for name, future in zip(self.handle_names, self.handle_futures, strict=True):
+            prints[name] = f"key:{future.key}"
+        return prints
 
     @property
     def nbytes(self) -> int:

@@ -20,10 +20,12 @@ from .clusters import Session, connect
 from .config import Settings, load_settings
 from .execution import Launch, Output, RemoteCell, rebuild_exception
 from .handles import RemoteHandle
-from .inputs import pack
+from .inputs import Inputs, pack
+from .local_runs import current_cell, notebook_path
 from .outputs import DeferredOutput, LiveOutput, ResultDisplay
 from .placement import Request, resolve
 from .runner import CellOutcome, CellSpec
+from .tracking import RunRecorder, code_hash, writer_for
 from .widgets import make_status
 
 __all__ = ["RemoteOptions", "RemoteRunner"]
@@ -83,12 +85,27 @@ class RemoteRunner:
             pull=options.pull,
         )
         launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace)
+        recorder = self._recorder(label, source, inputs)
         if options.nowait:
-            self._start_pending(label, session, spec, inputs, launch, analysis, settings)
+            self._start_pending(label, session, spec, inputs, launch, analysis, settings, recorder)
             return None
-        cell = RemoteCell(session, spec, inputs, launch, make_status(label, settings.status), LiveOutput())
+        status = make_status(label, settings.status)
+        cell = RemoteCell(session, spec, inputs, launch, status, LiveOutput(), recorder)
         outcome = cell.run()
         return self._apply(cell, outcome, analysis)
+
+    def _recorder(self, label: str, source: str, inputs: Inputs, **fields: Any) -> RunRecorder:
+        cell = current_cell()
+        return RunRecorder(
+            writer_for(),
+            notebook=cell.notebook or notebook_path(self.shell),
+            cell_id=cell.cell_id,
+            cell_name=label,
+            code=source.lstrip("\n"),
+            code_hash=code_hash(source),
+            inputs=inputs.fingerprints(),
+            **{"kind": "interactive", **fields},
+        )
 
     @staticmethod
     def _request(options: RemoteOptions, settings: Settings) -> Request:
@@ -135,16 +152,17 @@ class RemoteRunner:
         label: str,
         session: Session,
         spec: CellSpec,
-        inputs: Any,
+        inputs: Inputs,
         launch: Launch,
         analysis: CellAnalysis,
         settings: Settings,
+        recorder: RunRecorder,
     ) -> None:
         pending = PendingCell(label, frozenset(analysis.writes) | analysis.deletes)
         self.pending[label] = pending
         status = make_status(label, settings.status, immediate=True)
         output = DeferredOutput()
-        cell = RemoteCell(session, spec, inputs, launch, status, output)
+        cell = RemoteCell(session, spec, inputs, launch, status, output, recorder)
         thread = threading.Thread(
             target=self._finish_pending, args=(pending, cell, analysis, output), name=f"cellfleet-{label}", daemon=True
         )

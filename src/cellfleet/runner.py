@@ -83,6 +83,9 @@ class CellOutcome:
     events_sent: int = 0
     error: RemoteFailure | None = None
     seconds: float = 0.0
+    host: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
 
 
 OUTCOME_EVENT_LIMIT = 16 * 2**10
@@ -128,6 +131,22 @@ def _probe_gpu() -> str | None:
         return None
 
 
+_TRACKED_PACKAGES = ("numpy", "pandas", "torch", "cupy", "dask", "distributed", "sklearn", "cudf", "jax")
+
+
+def _environment() -> tuple[str, dict[str, str]]:
+    """The worker's host, Python, and versions of key packages the cell has imported."""
+    import platform
+    import sys
+
+    versions = {"python": platform.python_version()}
+    for name in _TRACKED_PACKAGES:
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = str(getattr(module, "__version__", "?"))
+    return platform.node(), versions
+
+
 def _emitter(worker: Any, topic: str | None) -> Any:
     if worker is None or topic is None:
         return None
@@ -157,6 +176,8 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
             outcome.error = _failure(error, spec, address)
     outcome.outputs = capture.remainder()
     outcome.events_sent = capture.events_sent
+    outcome.artifacts = capture.artifacts
+    outcome.host, outcome.environment = _environment()
     if outcome.error is None and namespace is not None:
         _split_results(spec, namespace, outcome)
     outcome.seconds = time.perf_counter() - started

@@ -1,0 +1,94 @@
+"""The logging API cells call: ``cellfleet.log`` and ``cellfleet.log_artifact``.
+
+Inside a remote cell (or variant) the values travel with the cell's output and reach the
+store while the cell runs; in a local cell they are recorded against a run for that cell.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+from .capture import active_capture
+
+__all__ = ["log", "log_artifact"]
+
+_MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".ipynb": "application/x-ipynb+json",
+}
+ARTIFACT_LIMIT = 256 * 2**20
+
+
+def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
+    values = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or (not isinstance(value, numbers.Real) and not hasattr(value, "__float__")):
+            raise TypeError(f"cellfleet.log: {key}={value!r} is not a number; log numbers only")
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError(f"cellfleet.log: {key} is NaN; log finite numbers or skip the point")
+        values[key] = number
+    return values
+
+
+def log(step: int | None = None, **metrics: Any) -> None:
+    """Record numeric metrics for the current run: ``cellfleet.log(step=3, loss=0.2, acc=0.91)``.
+
+    With ``step`` the points form a series; without, each call records the latest value.
+    """
+    if not metrics:
+        raise TypeError("cellfleet.log needs at least one metric, like cellfleet.log(loss=0.2)")
+    if step is not None and not isinstance(step, numbers.Integral):
+        raise TypeError(f"cellfleet.log: step must be a whole number (got {step!r})")
+    values = _numeric(metrics)
+    capture = active_capture()
+    if capture is not None:
+        capture.metric(values, None if step is None else int(step))
+        return
+    from .local_runs import local_recorder
+
+    local_recorder().metric(values, None if step is None else int(step), _now())
+
+
+def log_artifact(path_or_figure: Any, name: str | None = None) -> None:
+    """Attach a file, or a matplotlib figure (saved as PNG), to the current run."""
+    data, default_name, media_type = _artifact_bytes(path_or_figure)
+    if len(data) > ARTIFACT_LIMIT:
+        raise ValueError(f"cellfleet.log_artifact: {default_name} is over 256 MiB; store large data elsewhere")
+    chosen = Path(name or default_name).name
+    capture = active_capture()
+    if capture is not None:
+        capture.artifact(chosen, data, media_type)
+        return
+    from .local_runs import local_recorder
+
+    local_recorder().artifact(chosen, data, media_type)
+
+
+def _artifact_bytes(item: Any) -> tuple[bytes, str, str]:
+    if hasattr(item, "savefig"):
+        buffer = io.BytesIO()
+        item.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue(), "figure.png", "image/png"
+    path = Path(item)
+    if not path.is_file():
+        raise FileNotFoundError(f"cellfleet.log_artifact: no file at {path}; pass a file path or a matplotlib figure")
+    media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return path.read_bytes(), path.name, media_type
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

@@ -1,0 +1,398 @@
+"""The experiment store: runs, params, metrics, artifacts and cached results.
+
+SQLAlchemy 2 Core over a SQLite file in WAL mode (``.cellfleet/cellfleet.db`` under the
+project root) by default, or any SQLAlchemy URL from ``CELLFLEET_DB`` (PostgreSQL for a
+team). The kernel, the scheduler and the Jupyter server write to it at once: every write
+is one short transaction, SQLite waits for its lock instead of failing, and the schema is
+versioned and upgrades itself when opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from .errors import StoreError
+
+__all__ = ["RUN_STATUSES", "SCHEMA_VERSION", "MetricPoint", "Store", "default_url", "open_store", "project_root"]
+
+SCHEMA_VERSION = 2
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted")
+RUN_KINDS = ("interactive", "variant", "production")
+
+metadata = sa.MetaData()
+
+meta = sa.Table("meta", metadata, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text))
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("notebook", sa.Text, nullable=False, default=""),
+    sa.Column("cell_id", sa.String(128), nullable=False, default=""),
+    sa.Column("cell_name", sa.String(256), nullable=False, default=""),
+    sa.Column("kind", sa.String(16), nullable=False, default="interactive"),
+    sa.Column("status", sa.String(16), nullable=False, default="queued"),
+    sa.Column("code", sa.Text, nullable=False, default=""),
+    sa.Column("code_hash", sa.String(64), nullable=False, default=""),
+    sa.Column("params", sa.Text, nullable=False, default="{}"),
+    sa.Column("inputs", sa.Text, nullable=False, default="{}"),
+    sa.Column("group_id", sa.String(32)),
+    sa.Column("variant", sa.Integer),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("started", sa.Float),
+    sa.Column("ended", sa.Float),
+    sa.Column("worker", sa.Text),
+    sa.Column("gpu", sa.Text),
+    sa.Column("host", sa.Text),
+    sa.Column("environment", sa.Text, nullable=False, default="{}"),
+    sa.Column("error", sa.Text),
+    sa.Column("output", sa.Text, nullable=False, default=""),
+    sa.Column("cached_from", sa.String(32)),  # schema 2
+    sa.Column("job_id", sa.String(32)),  # schema 2
+    sa.Index("runs_by_notebook", "notebook", "created"),
+    sa.Index("runs_by_status", "status"),
+    sa.Index("runs_by_group", "group_id"),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("step", sa.Integer),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("logged", sa.Float, nullable=False),
+    sa.Index("metrics_by_run", "run_id", "key", "id"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("media_type", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Index("artifacts_by_run", "run_id"),
+)
+
+results = sa.Table(  # schema 2: small results kept for --cache
+    "results",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+
+_SCHEMA_2_COLUMNS = (("runs", "cached_from", "VARCHAR(32)"), ("runs", "job_id", "VARCHAR(32)"))
+
+
+def project_root(start: Path | None = None) -> Path:
+    """``CELLFLEET_ROOT``, else the nearest folder up from ``start`` (the working directory)
+    holding ``.cellfleet``, else one holding ``.git`` or ``pyproject.toml``, else ``start``."""
+    if os.environ.get("CELLFLEET_ROOT"):
+        return Path(os.environ["CELLFLEET_ROOT"])
+    here = (start or Path.cwd()).resolve()
+    for markers in ((".cellfleet",), (".git", "pyproject.toml")):
+        for folder in (here, *here.parents):
+            if any((folder / marker).exists() for marker in markers):
+                return folder
+    return here
+
+
+def default_url(root: str | os.PathLike[str] | None = None) -> str:
+    """``CELLFLEET_DB``, else a SQLite file at ``.cellfleet/cellfleet.db`` in the project root."""
+    url = os.environ.get("CELLFLEET_DB")
+    if url:
+        return url
+    folder = Path(root) if root else project_root()
+    return f"sqlite:///{folder / '.cellfleet' / 'cellfleet.db'}"
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    return engine
+
+
+def _schema_version(connection: sa.Connection) -> int:
+    if not sa.inspect(connection).has_table("meta"):
+        return 0
+    row = connection.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else 0
+
+
+def _upgrade_to_1(connection: sa.Connection) -> None:
+    """Schema 1: runs (without cached_from and job_id), metrics, artifacts."""
+    added_later = {column for _, column, _ in _SCHEMA_2_COLUMNS}
+    version_1 = sa.MetaData()
+    for table in (meta, metrics, artifacts):
+        table.to_metadata(version_1)
+    columns = [column._copy() for column in runs.columns if column.name not in added_later]
+    runs_1 = sa.Table("runs", version_1, *columns)
+    for index in runs.indexes:
+        sa.Index(index.name, *(runs_1.c[c.name] for c in index.columns))
+    version_1.create_all(connection)
+
+
+def _upgrade_to_2(connection: sa.Connection) -> None:
+    existing = {c["name"] for c in sa.inspect(connection).get_columns("runs")}
+    for table, column, kind in _SCHEMA_2_COLUMNS:
+        if column not in existing:
+            connection.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+    metadata.create_all(connection, tables=[results])
+
+
+_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2}
+
+
+def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema up to ``target``; returns the version it was at."""
+    with engine.begin() as connection:
+        found = _schema_version(connection)
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store was written by a newer Cellfleet (schema {found}, this one knows {SCHEMA_VERSION}): "
+                "upgrade cellfleet"
+            )
+        for version in range(found + 1, target + 1):
+            _UPGRADES[version](connection)
+        if target > found:
+            _set_version(connection, target)
+    return found
+
+
+def _set_version(connection: sa.Connection, version: int) -> None:
+    connection.execute(sa.delete(meta).where(meta.c.key == "schema_version"))
+    connection.execute(sa.insert(meta).values(key="schema_version", value=str(version)))
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged value."""
+
+    run_id: str
+    key: str
+    value: float
+    step: int | None = None
+    logged: float = 0.0
+
+
+class Store:
+    """A handle on the experiment store; safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url)
+            upgrade(self.engine)
+        except sa.exc.SQLAlchemyError as error:
+            problem = f"{error.__class__.__name__}: {error}"
+            raise StoreError(f"cannot open the experiment store at {url}: {problem}") from None
+        self.root = _artifact_root(url)
+
+    # runs -----------------------------------------------------------------
+
+    def create_run(self, **fields: Any) -> str:
+        """Record a new run; returns its id."""
+        run_id = fields.pop("id", None) or uuid.uuid4().hex[:12]
+        row = {"id": run_id, "created": time.time(), **_encoded(fields)}
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(runs).values(**row))
+        return run_id
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Change a run's fields (status, ended, output, ...)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(runs).where(runs.c.id == run_id).values(**_encoded(fields)))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """One run with its params decoded, or ``None``."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+        return _decoded(dict(row)) if row else None
+
+    def find_runs(self, prefix: str) -> list[str]:
+        """Ids of runs starting with ``prefix`` (for short ids typed by people)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(runs.c.id).where(runs.c.id.like(f"{prefix}%")).limit(5))
+            return [r[0] for r in rows]
+
+    def list_runs(
+        self,
+        notebook: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        group_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first, filtered."""
+        query = sa.select(runs).order_by(runs.c.created.desc()).limit(limit).offset(offset)
+        for column, value in (("notebook", notebook), ("status", status), ("kind", kind), ("group_id", group_id)):
+            if value is not None:
+                query = query.where(runs.c[column] == value)
+        with self.engine.connect() as connection:
+            return [_decoded(dict(row)) for row in connection.execute(query).mappings()]
+
+    def count_runs(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one())
+
+    # metrics ----------------------------------------------------------------
+
+    def log_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Store many points in one transaction."""
+        if not points:
+            return
+        rows = [
+            {"run_id": p.run_id, "key": p.key, "step": p.step, "value": p.value, "logged": p.logged or time.time()}
+            for p in points
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(metrics), rows)
+
+    def metric_series(self, run_id: str) -> dict[str, list[tuple[int | None, float]]]:
+        """Every metric of a run as ``{key: [(step, value), ...]}`` in logging order."""
+        query = (
+            sa.select(metrics.c.key, metrics.c.step, metrics.c.value)
+            .where(metrics.c.run_id == run_id)
+            .order_by(metrics.c.key, metrics.c.id)
+        )
+        series: dict[str, list[tuple[int | None, float]]] = {}
+        with self.engine.connect() as connection:
+            for key, step, value in connection.execute(query):
+                series.setdefault(key, []).append((step, value))
+        return series
+
+    def final_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+        """The last value of each metric of each run."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        last = (
+            sa.select(sa.func.max(metrics.c.id).label("id"))
+            .where(metrics.c.run_id.in_(ids))
+            .group_by(metrics.c.run_id, metrics.c.key)
+            .subquery()
+        )
+        query = sa.select(metrics.c.run_id, metrics.c.key, metrics.c.value).join(last, metrics.c.id == last.c.id)
+        finals: dict[str, dict[str, float]] = {run_id: {} for run_id in ids}
+        with self.engine.connect() as connection:
+            for run_id, key, value in connection.execute(query):
+                finals[run_id][key] = value
+        return finals
+
+    def count_metrics(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(metrics)).scalar_one())
+
+    # artifacts and cached results -----------------------------------------
+
+    def add_artifact(self, run_id: str, name: str, data: bytes, media_type: str) -> Path:
+        """Write an artifact file under ``.cellfleet/artifacts/RUN/`` and record it."""
+        safe = Path(name).name or "artifact"
+        folder = self.root / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / safe
+        path.write_bytes(data)
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.insert(artifacts).values(
+                    run_id=run_id, name=safe, path=str(path), media_type=media_type, size=len(data), created=time.time()
+                )
+            )
+        return path
+
+    def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            query = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.id)
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def save_results(self, run_id: str, blob: bytes) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(results).where(results.c.run_id == run_id))
+            connection.execute(sa.insert(results).values(run_id=run_id, blob=blob))
+
+    def load_results(self, run_id: str) -> bytes | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(results.c.blob).where(results.c.run_id == run_id)).first()
+        return bytes(row[0]) if row else None
+
+    def find_cached(self, code_hash: str, inputs: str, params: str) -> str | None:
+        """The newest succeeded run with these code, inputs and params that kept its results."""
+        query = (
+            sa.select(runs.c.id)
+            .join(results, results.c.run_id == runs.c.id)
+            .where(runs.c.code_hash == code_hash, runs.c.inputs == inputs, runs.c.params == params)
+            .where(runs.c.status == "succeeded")
+            .order_by(runs.c.created.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_JSON_FIELDS = ("params", "inputs", "environment")
+
+
+def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: json.dumps(v, sort_keys=True, default=repr) if k in _JSON_FIELDS else v for k, v in fields.items()}
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    for key in _JSON_FIELDS:
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def _artifact_root(url: str) -> Path:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            return Path(path).parent / "artifacts"
+    return project_root() / ".cellfleet" / "artifacts"
+
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str | None = None) -> Store:
+    """The shared :class:`Store` for ``url`` (default :func:`default_url`)."""
+    url = url or default_url()
+    with _stores_lock:
+        if url not in _stores:
+            _stores[url] = Store(url)
+        return _stores[url]
