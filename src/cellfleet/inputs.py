@@ -41,6 +41,15 @@ class Inputs:
             prints[name] = f"key:{future.key}"
         return prints
 
+    def with_params(self, params: Mapping[str, Any]) -> Inputs:
+        """These inputs, with a variant's params set as variables (they win over notebook values)."""
+        packed = dict(self.packed)
+        for name, value in params.items():
+            packed[name] = _dumps(name, value, "parameter")
+        names = [n for n in self.handle_names if n not in params]
+        futures = [f for n, f in zip(self.handle_names, self.handle_futures, strict=True) if n not in params]
+        return Inputs(packed, tuple(names), tuple(futures))
+
     @property
     def nbytes(self) -> int:
         return sum(len(blob) for blob in self.packed.values())
@@ -72,16 +81,20 @@ def pack(reads: Iterable[str], namespace: Mapping[str, Any], cluster: str) -> In
             names.append(name)
             futures.append(value.future)
             continue
-        try:
-            inputs.packed[name] = cloudpickle.dumps(value, protocol=5)
-        except Exception as error:
-            raise SerializationError(
-                f"variable {name!r} ({_type_name(value)}) cannot be sent to the worker "
-                f"({type(error).__name__}: {error}): create it inside the %%remote cell, or make it picklable"
-            ) from None
+        inputs.packed[name] = _dumps(name, value, "variable")
     inputs.handle_names = tuple(names)
     inputs.handle_futures = tuple(futures)
     return inputs
+
+
+def _dumps(name: str, value: Any, what: str) -> bytes:
+    try:
+        return cloudpickle.dumps(value, protocol=5)
+    except Exception as error:
+        raise SerializationError(
+            f"{what} {name!r} ({_type_name(value)}) cannot be sent to the worker "
+            f"({type(error).__name__}: {error}): create it inside the %%remote cell, or make it picklable"
+        ) from None
 
 
 def _check_handle(handle: RemoteHandle, cluster: str) -> None:

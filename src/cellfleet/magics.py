@@ -57,6 +57,14 @@ def _positive(value: float | None, flag: str, whole: bool = False, zero: bool = 
 @argument("--keep", metavar="NAMES", help="results to keep on the cluster whatever their size")
 @argument("--pull", metavar="NAMES", help="results to bring back whatever their size (GPU data to host)")
 @argument("--require-gpu", action="store_true", help="fail instead of running on CPU when there is no GPU")
+@argument(
+    "--grid", action="append", metavar="NAME=V1,V2", help="a parameter's values; variants run for every combination"
+)
+@argument("--variants", metavar="NAME_OR_JSON", help="a list of param dicts: JSON, or the name of a notebook list")
+@argument("--max-parallel", type=int, metavar="K", help="at most K variants submitted at once")
+@argument("--maximize", action="append", metavar="METRIC", help="higher is better for METRIC (best, %%adopt best)")
+@argument("--minimize", action="append", metavar="METRIC", help="lower is better for METRIC (best, %%adopt best)")
+@argument("--cache", action="store_true", help="reuse the results of an identical succeeded run instead of running")
 def _remote_signature(line: str, cell: str) -> None:
     """Placeholder carrying ``%%remote``'s argument declarations."""
 
@@ -82,6 +90,7 @@ def parse_remote_options(line: str) -> RemoteOptions:
         memory = parse_size(args.memory, "--memory") if args.memory is not None else None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    _check_variant_options(args)
     gpus = args.gpus or (1 if target == "gpu" else 0)
     return RemoteOptions(
         gpus=gpus,
@@ -95,7 +104,31 @@ def parse_remote_options(line: str) -> RemoteOptions:
         keep=_names(args.keep, "--keep"),
         pull=_names(args.pull, "--pull"),
         require_gpu=args.require_gpu,
+        grid=tuple(args.grid or ()),
+        variants=args.variants,
+        max_parallel=args.max_parallel,
+        maximize=tuple(args.maximize or ()),
+        minimize=tuple(args.minimize or ()),
+        cache=args.cache,
     )
+
+
+def _check_variant_options(args: Any) -> None:
+    if args.grid and args.variants:
+        raise UsageError("%%remote: give either --grid or --variants, not both")
+    fans_out = bool(args.grid or args.variants)
+    if args.nowait and fans_out:
+        raise UsageError("%%remote: --nowait does not combine with --grid/--variants; the table shows them live")
+    if not fans_out and (args.max_parallel or args.maximize or args.minimize):
+        raise UsageError("%%remote: --max-parallel, --maximize and --minimize go with --grid or --variants")
+    _positive(args.max_parallel, "--max-parallel", whole=True)
+    metrics = [*(args.maximize or ()), *(args.minimize or ())]
+    bad = [m for m in metrics if not m.isidentifier()]
+    if bad:
+        raise UsageError(f"--maximize/--minimize {bad[0]!r}: give a metric name as passed to cellfleet.log")
+    both = set(args.maximize or ()) & set(args.minimize or ())
+    if both:
+        raise UsageError(f"--maximize and --minimize both name {sorted(both)[0]!r}: choose one")
 
 
 _REMOTE_HELP = """Run the cell as a Dask task on a (GPU) worker, as if it ran here.
@@ -150,6 +183,17 @@ class CellfleetMagics(Magics):
             raise UsageError("%pull needs the names of remote results, like %pull model data")
         _names(",".join(names), "%pull")
         self.runner.pull(names)
+
+    @line_magic
+    def adopt(self, line: str) -> None:
+        """Assign a variant's results to the notebook: ``%adopt RUN``, ``%adopt INDEX`` or ``%adopt best``.
+
+        ``best`` is chosen by the metric of ``--maximize``/``--minimize``; remote handles stay remote.
+        """
+        parts = line.split()
+        if len(parts) != 1:
+            raise UsageError("%adopt takes one run id, variant index, or best, like %adopt best")
+        self.runner.adopt(parts[0])
 
     @line_magic
     def wait(self, line: str) -> None:

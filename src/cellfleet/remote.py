@@ -9,23 +9,23 @@ from __future__ import annotations
 import re
 import threading
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from .cells import CellAnalysis, analyze, cell_filename, uses_ipython
-from .clusters import Session, connect
+from .clusters import connect
 from .config import Settings, load_settings
 from .execution import Launch, Output, RemoteCell, rebuild_exception
 from .handles import RemoteHandle
 from .inputs import Inputs, pack
-from .local_runs import current_cell, notebook_path
 from .outputs import DeferredOutput, LiveOutput, ResultDisplay
 from .placement import Request, resolve
-from .runner import CellOutcome, CellSpec
-from .tracking import RunRecorder, code_hash, writer_for
+from .prepared import Prepared
+from .runner import CellOutcome
+from .tracking import RunRecorder
+from .variants import Variants
 from .widgets import make_status
 
 __all__ = ["RemoteOptions", "RemoteRunner"]
@@ -46,6 +46,19 @@ class RemoteOptions:
     keep: frozenset[str] = frozenset()
     pull: frozenset[str] = frozenset()
     require_gpu: bool = False
+    grid: tuple[str, ...] = ()
+    variants: str | None = None
+    max_parallel: int | None = None
+    maximize: tuple[str, ...] = ()
+    minimize: tuple[str, ...] = ()
+    cache: bool = False
+
+    @property
+    def fans_out(self) -> bool:
+        return bool(self.grid or self.variants)
+
+    def directions(self) -> dict[str, str]:
+        return {**{m: "max" for m in self.maximize}, **{m: "min" for m in self.minimize}}
 
 
 @dataclass
@@ -64,48 +77,35 @@ class RemoteRunner:
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.pending: dict[str, PendingCell] = {}
+        self.variants = Variants(shell)
 
     def run(self, options: RemoteOptions, code: str) -> Any:
         """Run ``code`` remotely; returns what the cell displays as ``Out[n]``."""
+        prepared = self._prepare(options, code)
+        if options.fans_out:
+            return self.variants.run(prepared)
+        inputs = pack(prepared.analysis.reads, self.shell.user_ns, prepared.session.address)
+        recorder = prepared.recorder(self.shell, inputs)
+        if options.nowait:
+            self._start_pending(prepared, inputs, recorder)
+            return None
+        status = make_status(prepared.label, prepared.settings.status)
+        cell = RemoteCell(prepared.session, prepared.spec(), inputs, prepared.launch, status, LiveOutput(), recorder)
+        return self._apply(cell, cell.run(), prepared.analysis)
+
+    def _prepare(self, options: RemoteOptions, code: str) -> Prepared:
         settings = load_settings()
         label = options.name or f"In[{self.shell.execution_count}]"
         source, analysis = self._analyse(code, label, options)
         self._wait_for_writers(analysis.reads, label)
         session = connect(options.cluster or settings.scheduler, settings.workers)
         resources = resolve(self._request(options, settings), session)
-        inputs = pack(analysis.reads, self.shell.user_ns, session.address)
-        spec = CellSpec(
-            cell_id=uuid.uuid4().hex[:16],
-            code=source,
-            filename=cell_filename(label),
-            writes=analysis.writes,
-            displays_last=analysis.displays_last,
-            threshold=settings.remote_threshold,
-            keep=options.keep,
-            pull=options.pull,
-        )
         launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace)
-        recorder = self._recorder(label, source, inputs)
-        if options.nowait:
-            self._start_pending(label, session, spec, inputs, launch, analysis, settings, recorder)
-            return None
-        status = make_status(label, settings.status)
-        cell = RemoteCell(session, spec, inputs, launch, status, LiveOutput(), recorder)
-        outcome = cell.run()
-        return self._apply(cell, outcome, analysis)
+        return Prepared(label, source, analysis, options, settings, session, launch)
 
-    def _recorder(self, label: str, source: str, inputs: Inputs, **fields: Any) -> RunRecorder:
-        cell = current_cell()
-        return RunRecorder(
-            writer_for(),
-            notebook=cell.notebook or notebook_path(self.shell),
-            cell_id=cell.cell_id,
-            cell_name=label,
-            code=source.lstrip("\n"),
-            code_hash=code_hash(source),
-            inputs=inputs.fingerprints(),
-            **{"kind": "interactive", **fields},
-        )
+    def adopt(self, which: str) -> None:
+        """Assign a variant's results to the notebook (see :meth:`Variants.adopt`)."""
+        self.variants.adopt(which)
 
     @staticmethod
     def _request(options: RemoteOptions, settings: Settings) -> Request:
@@ -147,22 +147,13 @@ class RemoteRunner:
                 print(f"cellfleet: {label} waits for {pending.name}, which assigns {', '.join(sorted(shared))}")
                 pending.done.wait()
 
-    def _start_pending(
-        self,
-        label: str,
-        session: Session,
-        spec: CellSpec,
-        inputs: Inputs,
-        launch: Launch,
-        analysis: CellAnalysis,
-        settings: Settings,
-        recorder: RunRecorder,
-    ) -> None:
+    def _start_pending(self, prepared: Prepared, inputs: Inputs, recorder: RunRecorder) -> None:
+        label, analysis = prepared.label, prepared.analysis
         pending = PendingCell(label, frozenset(analysis.writes) | analysis.deletes)
         self.pending[label] = pending
-        status = make_status(label, settings.status, immediate=True)
+        status = make_status(label, prepared.settings.status, immediate=True)
         output = DeferredOutput()
-        cell = RemoteCell(session, spec, inputs, launch, status, output, recorder)
+        cell = RemoteCell(prepared.session, prepared.spec(), inputs, prepared.launch, status, output, recorder)
         thread = threading.Thread(
             target=self._finish_pending, args=(pending, cell, analysis, output), name=f"cellfleet-{label}", daemon=True
         )

@@ -1,0 +1,59 @@
+"""A cell ready to submit: its analysed code, its options, its cluster, and how it runs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .cells import CellAnalysis, cell_filename
+from .clusters import Session
+from .config import Settings
+from .execution import Launch
+from .inputs import Inputs
+from .local_runs import current_cell, notebook_path
+from .runner import CellSpec
+from .tracking import RunRecorder, code_hash, writer_for
+
+__all__ = ["Prepared"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything decided about a ``%%remote`` cell before it is submitted."""
+
+    label: str
+    source: str
+    analysis: CellAnalysis
+    options: Any
+    """The cell's :class:`~cellfleet.remote.RemoteOptions`."""
+    settings: Settings
+    session: Session
+    launch: Launch
+
+    def spec(self) -> CellSpec:
+        """A fresh task description (each submission gets its own cell id)."""
+        return CellSpec(
+            cell_id=uuid.uuid4().hex[:16],
+            code=self.source,
+            filename=cell_filename(self.label),
+            writes=self.analysis.writes,
+            displays_last=self.analysis.displays_last,
+            threshold=self.settings.remote_threshold,
+            keep=self.options.keep,
+            pull=self.options.pull,
+        )
+
+    def recorder(self, shell: Any, inputs: Inputs, **fields: Any) -> RunRecorder:
+        """A new run in the store for this cell (``kind`` defaults to ``interactive``)."""
+        cell = current_cell()
+        return RunRecorder(
+            writer_for(),
+            notebook=cell.notebook or notebook_path(shell),
+            cell_id=cell.cell_id,
+            cell_name=self.label,
+            code=self.source.lstrip("\n"),
+            code_hash=code_hash(self.source),
+            inputs=inputs.fingerprints(),
+            **{"kind": "interactive", **fields},
+        )
