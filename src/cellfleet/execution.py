@@ -29,7 +29,7 @@ from .runner import CellOutcome, CellSpec, interrupt, run_cell, running_cells, t
 from .tracking import RunRecorder
 from .widgets import StatusView
 
-__all__ = ["Launch", "Output", "RemoteCell", "rebuild_exception"]
+__all__ = ["Launch", "Output", "RemoteCell", "load_values", "rebuild_exception"]
 
 _DONE = object()
 _TAIL_WAIT = 2.0
@@ -53,6 +53,7 @@ class Launch:
     retries: int = 1
     timeout: float | None = None
     kill_grace: float = 3.0
+    cache: bool = False
 
 
 class RemoteCell:
@@ -71,6 +72,7 @@ class RemoteCell:
         self.session = session
         self.recorder = recorder
         self._cancelled = False
+        self.rendered: list[dict[str, Any]] = []
         self.spec = spec
         self.inputs = inputs
         self.launch = launch
@@ -105,6 +107,10 @@ class RemoteCell:
             facts = {"worker": outcome.worker, "gpu": outcome.gpu, "host": outcome.host}
             facts["environment"] = outcome.environment
             if failure is None:
+                if self.launch.cache:
+                    from .cache import save
+
+                    save(self.recorder, outcome, self.rendered)
                 self.recorder.finish("succeeded", **facts)
             else:
                 self.recorder.finish("failed", error="\n".join(failure.traceback), **facts)
@@ -211,6 +217,8 @@ class RemoteCell:
 
     def _render(self, items: list[dict[str, Any]]) -> None:
         recorder = self.recorder
+        if self.launch.cache:
+            self.rendered.extend(item for item in items if item["kind"] != "metric")
         for item in items:
             kind = item["kind"]
             if kind == "metric":
@@ -284,16 +292,7 @@ class RemoteCell:
 
     def collect(self, outcome: CellOutcome) -> dict[str, Any]:
         """The values to assign in the notebook: small ones by value, kept ones as handles."""
-        values: dict[str, Any] = {}
-        for name, blob in outcome.values.items():
-            try:
-                values[name] = cloudpickle.loads(blob)
-            except Exception as error:
-                self.output.stream(
-                    "stderr",
-                    f"cellfleet: {name!r} could not be loaded here ({type(error).__name__}: {error}); "
-                    "it was not assigned\n",
-                )
+        values = load_values(outcome, self.output)
         lineage = self.inputs.lineage()
         for name, info in outcome.kept.items():
             future = self.session.client.submit(
@@ -311,6 +310,18 @@ class RemoteCell:
             )
             values[name] = RemoteHandle(name, info, future, outcome.worker, self.session.address)
         return values
+
+
+def load_values(outcome: CellOutcome, output: Output) -> dict[str, Any]:
+    """Unpickle the results that came back; one that cannot load here is reported and skipped."""
+    values: dict[str, Any] = {}
+    for name, blob in outcome.values.items():
+        try:
+            values[name] = cloudpickle.loads(blob)
+        except Exception as error:
+            problem = f"{type(error).__name__}: {error}"
+            output.stream("stderr", f"cellfleet: {name!r} could not be loaded here ({problem}); it was not assigned\n")
+    return values
 
 
 def _stop_on_workers(client: Any, cell_id: str, grace: float) -> None:

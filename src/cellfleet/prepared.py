@@ -9,7 +9,7 @@ from typing import Any
 from .cells import CellAnalysis, cell_filename
 from .clusters import Session
 from .config import Settings
-from .execution import Launch
+from .execution import Launch, Output, RemoteCell
 from .inputs import Inputs
 from .local_runs import current_cell, notebook_path
 from .runner import CellSpec
@@ -57,3 +57,13 @@ class Prepared:
             inputs=inputs.fingerprints(),
             **{"kind": "interactive", **fields},
         )
+
+    def make_cell(self, inputs: Inputs, status: Any, output: Output, recorder: RunRecorder, params: Any = None) -> Any:
+        """A :class:`RemoteCell`, or with ``--cache`` and a matching stored run, a :class:`CachedCell`."""
+        if self.options.cache:
+            from .cache import CachedCell, lookup
+
+            hit = lookup(self.source, inputs, params or {})
+            if hit is not None:
+                return CachedCell(hit, output, status, recorder)
+        return RemoteCell(self.session, self.spec(), inputs, self.launch, status, output, recorder)

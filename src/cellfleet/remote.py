@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 from .cells import CellAnalysis, analyze, cell_filename, uses_ipython
 from .clusters import connect
 from .config import Settings, load_settings
-from .execution import Launch, Output, RemoteCell, rebuild_exception
+from .execution import Launch, Output, rebuild_exception
 from .handles import RemoteHandle
 from .inputs import Inputs, pack
 from .outputs import DeferredOutput, LiveOutput, ResultDisplay
@@ -90,7 +90,7 @@ class RemoteRunner:
             self._start_pending(prepared, inputs, recorder)
             return None
         status = make_status(prepared.label, prepared.settings.status)
-        cell = RemoteCell(prepared.session, prepared.spec(), inputs, prepared.launch, status, LiveOutput(), recorder)
+        cell = prepared.make_cell(inputs, status, LiveOutput(), recorder)
         return self._apply(cell, cell.run(), prepared.analysis)
 
     def _prepare(self, options: RemoteOptions, code: str) -> Prepared:
@@ -100,7 +100,7 @@ class RemoteRunner:
         self._wait_for_writers(analysis.reads, label)
         session = connect(options.cluster or settings.scheduler, settings.workers)
         resources = resolve(self._request(options, settings), session)
-        launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace)
+        launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace, options.cache)
         return Prepared(label, source, analysis, options, settings, session, launch)
 
     def adopt(self, which: str) -> None:
@@ -130,7 +130,7 @@ class RemoteRunner:
                 raise UsageError(f"{flag} names {', '.join(unknown)}, which the cell does not assign")
         return source, analysis
 
-    def _apply(self, cell: RemoteCell, outcome: CellOutcome, analysis: CellAnalysis) -> Any:
+    def _apply(self, cell: Any, outcome: CellOutcome, analysis: CellAnalysis) -> Any:
         if outcome.error is not None:
             raise rebuild_exception(outcome)
         values = cell.collect(outcome)
@@ -153,13 +153,13 @@ class RemoteRunner:
         self.pending[label] = pending
         status = make_status(label, prepared.settings.status, immediate=True)
         output = DeferredOutput()
-        cell = RemoteCell(prepared.session, prepared.spec(), inputs, prepared.launch, status, output, recorder)
+        cell = prepared.make_cell(inputs, status, output, recorder)
         thread = threading.Thread(
             target=self._finish_pending, args=(pending, cell, analysis, output), name=f"cellfleet-{label}", daemon=True
         )
         thread.start()
 
-    def _finish_pending(self, pending: PendingCell, cell: RemoteCell, analysis: CellAnalysis, output: Output) -> None:
+    def _finish_pending(self, pending: PendingCell, cell: Any, analysis: CellAnalysis, output: Output) -> None:
         try:
             result = self._apply(cell, cell.run(), analysis)
             if result is not None:

@@ -24,7 +24,16 @@ from sqlalchemy.engine import Engine
 
 from .errors import StoreError
 
-__all__ = ["RUN_STATUSES", "SCHEMA_VERSION", "MetricPoint", "Store", "default_url", "open_store", "project_root"]
+__all__ = [
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "MetricPoint",
+    "Store",
+    "default_url",
+    "encode_json",
+    "open_store",
+    "project_root",
+]
 
 SCHEMA_VERSION = 2
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted")
@@ -366,8 +375,13 @@ class Store:
 _JSON_FIELDS = ("params", "inputs", "environment")
 
 
+def encode_json(value: Any) -> str:
+    """The stored JSON form of params, input fingerprints and environments (stable key order)."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
 def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: json.dumps(v, sort_keys=True, default=repr) if k in _JSON_FIELDS else v for k, v in fields.items()}
+    return {k: encode_json(v) if k in _JSON_FIELDS else v for k, v in fields.items()}
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

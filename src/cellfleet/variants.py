@@ -20,7 +20,6 @@ from IPython.display import display
 
 from .compare import Row, best_index, direction_of, render_html, render_text
 from .errors import CellCancelled
-from .execution import RemoteCell
 from .grid import expand_grid, parse_variants
 from .inputs import Inputs, pack
 from .prepared import Prepared
@@ -96,7 +95,8 @@ class VariantGroup:
 class VariantJob:
     """A variant's cell, with what the table and ``%adopt`` need from it."""
 
-    cell: RemoteCell
+    cell: Any
+    """A RemoteCell, or a CachedCell on a cache hit."""
     state: VariantState
     result: VariantResult
     recorder_latest: Callable[[], dict[str, float]]
@@ -113,6 +113,8 @@ def _follow(job: VariantJob, gate: threading.Semaphore) -> None:
             if job.state.row.status in ("queued", "running"):
                 job.state.row.status = "failed"
             return
+        if job.state.row.seconds is None and outcome.seconds:
+            job.state.row.seconds = outcome.seconds
         if outcome.error is not None:
             job.state.row.error = outcome.error.traceback[-1]
             job.state.row.status = "failed"
@@ -203,7 +205,7 @@ class Variants:
         row = Row(index, recorder.run_id, params)
         state = VariantState(row)
         launch = replace(prepared.launch, label=f"{prepared.launch.label}-v{index}")
-        cell = RemoteCell(prepared.session, prepared.spec(), inputs, launch, state, state, recorder)
+        cell = replace(prepared, launch=launch).make_cell(inputs, state, state, recorder, params)
         result = VariantResult(row)
         group.results.append(result)
         return VariantJob(cell, state, result, lambda: recorder.latest, cell.collect)
