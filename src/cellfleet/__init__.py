@@ -26,6 +26,7 @@ from .errors import (
 )
 from .experiment import log, log_artifact
 from .handles import RemoteHandle
+from .summaries import runs
 
 __all__ = [
     "CellCancelled",
@@ -47,6 +48,7 @@ __all__ = [
     "load_ipython_extension",
     "log",
     "log_artifact",
+    "runs",
     "unload_ipython_extension",
 ]
 

@@ -221,7 +221,7 @@ class Store:
         try:
             self.engine = _engine(url)
             upgrade(self.engine)
-        except sa.exc.SQLAlchemyError as error:
+        except (sa.exc.SQLAlchemyError, OSError) as error:
             problem = f"{error.__class__.__name__}: {error}"
             raise StoreError(f"cannot open the experiment store at {url}: {problem}") from None
         self.root = _artifact_root(url)

@@ -1,0 +1,61 @@
+"""The `cellfleet` command against a real store file, run as a separate process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cellfleet.store import MetricPoint, Store
+
+
+@pytest.fixture
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    store = Store(url)
+    ids = []
+    for lr in (0.1, 0.01):
+        run_id = store.create_run(notebook="train.ipynb", cell_name="In[3]", kind="variant", params={"lr": lr})
+        store.log_metrics([MetricPoint(run_id, "loss", lr * 10, 0), MetricPoint(run_id, "loss", lr, 1)])
+        store.update_run(run_id, status="succeeded", started=1.0, ended=3.5, output="epoch 1\n")
+        ids.append(run_id)
+    store.create_run(notebook="other.ipynb", kind="interactive", status="failed", error="ValueError: boom")
+    return url, ids
+
+
+def cellfleet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cellfleet.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_runs_ls_filters_and_shows_params_and_final_metrics(db):
+    url, ids = db
+    listed = cellfleet("--db", url, "runs", "ls", "--kind", "variant")
+    assert listed.returncode == 0
+    assert all(run_id in listed.stdout for run_id in ids)
+    assert "param.lr" in listed.stdout and "metric.loss" in listed.stdout and "other.ipynb" not in listed.stdout
+    failed = cellfleet("--db", url, "runs", "ls", "--status", "failed")
+    assert "other.ipynb" in failed.stdout and "train.ipynb" not in failed.stdout
+
+
+def test_runs_show_and_compare(db):
+    url, ids = db
+    shown = cellfleet("--db", url, "runs", "show", ids[0][:6])
+    assert shown.returncode == 0 and "lr" in shown.stdout and "points=2" in shown.stdout and "epoch 1" in shown.stdout
+    compared = cellfleet("--db", url, "runs", "compare", *ids)
+    assert compared.returncode == 0
+    assert "0.01*" in compared.stdout  # the lower loss is marked best
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("runs", "show", "zzzz"), "no run 'zzzz'"), (("runs", "ls", "--limit", "0"), "--limit must be 1 or more")],
+)
+def test_mistakes_are_one_line_errors(db, args, message):
+    url, _ = db
+    result = cellfleet("--db", url, *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,86 @@
+"""The experiment store on a real SQLite file: upgrades, concurrent writers, queries."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+import sqlalchemy as sa
+
+from cellfleet import StoreError
+from cellfleet.store import SCHEMA_VERSION, MetricPoint, Store, _engine, _schema_version, upgrade
+
+WRITERS, RUNS_EACH, POINTS_EACH = 4, 25, 2000
+
+
+def _write_runs(url: str, worker: int) -> None:
+    store = Store(url)
+    for number in range(RUNS_EACH):
+        run_id = store.create_run(notebook=f"w{worker}.ipynb", params={"n": number})
+        store.update_run(run_id, status="succeeded")
+    points = [MetricPoint(f"w{worker}", "loss", float(i), i) for i in range(POINTS_EACH)]
+    for start in range(0, POINTS_EACH, 100):
+        store.log_metrics(points[start : start + 100])
+
+
+def test_several_processes_writing_at_once_lose_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    Store(url)  # create the schema once, as a kernel would
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_write_runs, args=(url, w)) for w in range(WRITERS)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    store = Store(url)
+    assert store.count_runs() == WRITERS * RUNS_EACH
+    assert store.count_metrics() == WRITERS * POINTS_EACH
+    assert len(store.list_runs(status="succeeded", limit=1000)) == WRITERS * RUNS_EACH
+
+
+def test_a_store_of_an_older_schema_upgrades_in_place(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _engine(url)
+    upgrade(engine, target=1)
+    with engine.begin() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("runs")}
+        assert "cached_from" not in columns
+        connection.execute(
+            sa.text(
+                "INSERT INTO runs (id, notebook, cell_id, cell_name, kind, status, code, code_hash, params, inputs,"
+                " created, environment, output) VALUES ('old1', 'a.ipynb', '', 'In[1]', 'interactive', "
+                "'succeeded', 'x = 1', 'h', '{\"lr\": 0.1}', '{}', 1.0, '{}', '')"
+            )
+        )
+    engine.dispose()
+    store = Store(url)
+    with store.engine.connect() as connection:
+        assert _schema_version(connection) == SCHEMA_VERSION
+    old = store.get_run("old1")
+    assert old["params"] == {"lr": 0.1} and old["cached_from"] is None
+    store.update_run("old1", cached_from="x")
+    assert store.get_run("old1")["cached_from"] == "x"
+
+
+def test_a_store_from_a_newer_cellfleet_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    store = Store(url)
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
+    with pytest.raises(StoreError, match="newer Cellfleet"):
+        Store(url)
+
+
+def test_final_metrics_and_series(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    run = store.create_run(params={"lr": 1})
+    store.log_metrics([MetricPoint(run, "loss", v, s) for s, v in enumerate([3.0, 2.0, 1.5])])
+    store.log_metrics([MetricPoint(run, "acc", 0.9)])
+    assert store.final_metrics([run]) == {run: {"loss": 1.5, "acc": 0.9}}
+    assert store.metric_series(run)["loss"] == [(0, 3.0), (1, 2.0), (2, 1.5)]
+
+
+def test_an_unreachable_database_is_a_clear_error():
+    with pytest.raises(StoreError, match="cannot open the experiment store"):
+        Store("sqlite:////proc/no/such/place.db")
