@@ -28,6 +28,12 @@ CELLS = {
     "handle": "big",
     "use": "%%remote\ns = int(big.sum())\nprint(s)",
     "slow": "%%remote --name slow\nimport time\ntime.sleep(1)",
+    "grid": (
+        "%%remote --grid lr=0.1,0.01 --grid batch=32,64 --minimize loss\nimport cellfleet\n"
+        "for step in range(2):\n    cellfleet.log(step=step, loss=lr * batch / (step + 1))\n"
+        "weights = [lr, batch]\nif lr == 0.1 and batch == 64:\n    raise RuntimeError('exploded')"
+    ),
+    "adopt": "%adopt best\nprint(weights)",
 }
 
 
@@ -149,3 +155,17 @@ def test_interrupting_the_kernel_stops_the_remote_cell(kernel):
     assert reply["content"]["status"] == "ok"
     printed = "".join(m["content"].get("text", "") for m in texts if m["msg_type"] == "stream")
     assert printed.strip() == "idle"
+
+
+def test_a_grid_in_a_kernel_compares_four_runs_and_adopts_the_best(executed):
+    table = _text(executed["grid"])
+    assert table.count("succeeded") == 3 and "RuntimeError: exploded" in table
+    assert "0.16*" in table  # 0.01 * 32 / 2, the lowest final loss, marked best
+    assert "[0.01, 32]" in _text(executed["adopt"])
+    from cellfleet.store import open_store
+
+    variants = [r for r in open_store().list_runs(kind="variant", limit=100) if r["cell_name"].startswith("In[")]
+    latest_group = variants[0]["group_id"]
+    group = [r for r in variants if r["group_id"] == latest_group]
+    assert len(group) == 4 and {r["params"]["batch"] for r in group} == {32, 64}
+    assert all(len(open_store().metric_series(r["id"]).get("loss", [])) == 2 for r in group)
