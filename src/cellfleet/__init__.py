@@ -24,9 +24,25 @@ from .errors import (
     StoreError,
     WorkerLostError,
 )
-from .experiment import log, log_artifact
-from .handles import RemoteHandle
-from .summaries import runs
+
+_LAZY = {
+    "RemoteHandle": "handles",
+    "log": "experiment",
+    "log_artifact": "experiment",
+    "runs": "summaries",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavier parts (Dask, pandas, SQLAlchemy) on first use, so the CLI starts fast."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cellfleet' has no attribute {name!r}")
+
 
 __all__ = [
     "CellCancelled",
