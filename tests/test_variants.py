@@ -177,3 +177,12 @@ def test_adopt_mistakes_say_what_to_do(shell):
     for which, message in (("9", "variants 0 to 1"), ("nobody", "not a run"), ("best", "which metric")):
         with pytest.raises(UsageError, match=message):
             shell.run_line_magic("adopt", which)
+
+
+def test_log_rejects_non_numbers_and_skips_nan_without_stopping_the_cell(shell):
+    result = run(shell, "", "import cellfleet\ncellfleet.log(loss=float('nan'), acc=0.5)\nafter = True")
+    assert result.success and shell.user_ns["after"] is True
+    latest = _store().list_runs(limit=1)[0]
+    assert _store().final_metrics([latest["id"]])[latest["id"]] == {"acc": 0.5}
+    result = run(shell, "", "import cellfleet\ncellfleet.log(name='adam')")
+    assert isinstance(result.error_in_exec, TypeError) and "not a number" in str(result.error_in_exec)

@@ -106,6 +106,8 @@ class RemoteCell:
             failure = outcome.error
             facts = {"worker": outcome.worker, "gpu": outcome.gpu, "host": outcome.host}
             facts["environment"] = outcome.environment
+            if self.recorder.started is None:  # ended before its start was announced
+                facts["started"] = time.time() - outcome.seconds
             if failure is None:
                 if self.launch.cache:
                     from .cache import save

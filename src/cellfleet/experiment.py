@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import numbers
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,17 @@ ARTIFACT_LIMIT = 256 * 2**20
 
 
 def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
+    """The metrics as floats; NaN and infinite values are dropped with a warning, not raised,
+    so a diverging training loop keeps running and its run records why."""
     values = {}
     for key, value in metrics.items():
-        if isinstance(value, bool) or (not isinstance(value, numbers.Real) and not hasattr(value, "__float__")):
+        if isinstance(value, bool) or not (isinstance(value, numbers.Real) or hasattr(value, "__float__")):
             raise TypeError(f"cellfleet.log: {key}={value!r} is not a number; log numbers only")
         number = float(value)
-        if math.isnan(number):
-            raise ValueError(f"cellfleet.log: {key} is NaN; log finite numbers or skip the point")
-        values[key] = number
+        if math.isfinite(number):
+            values[key] = number
+        else:
+            warnings.warn(f"cellfleet.log: {key} is {number}; that point is not stored", RuntimeWarning, stacklevel=3)
     return values
 
 
@@ -52,6 +56,8 @@ def log(step: int | None = None, **metrics: Any) -> None:
     if step is not None and not isinstance(step, numbers.Integral):
         raise TypeError(f"cellfleet.log: step must be a whole number (got {step!r})")
     values = _numeric(metrics)
+    if not values:
+        return
     capture = active_capture()
     if capture is not None:
         capture.metric(values, None if step is None else int(step))
