@@ -88,8 +88,9 @@ def bench_log(shell, points: int) -> dict[str, float]:
 def _fill_store(url: str, runs: int, points: int) -> None:
     import sqlalchemy as sa
 
-    from cellfleet.store import Store, metrics
-    from cellfleet.store import runs as runs_table
+    from cellfleet.schema import metrics
+    from cellfleet.schema import runs as runs_table
+    from cellfleet.store import Store
 
     store = Store(url)
     now = time.time()

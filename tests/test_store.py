@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from cellfleet import StoreError
-from cellfleet.store import SCHEMA_VERSION, MetricPoint, Store, _engine, _schema_version, upgrade
+from cellfleet.store import SCHEMA_VERSION, MetricPoint, Store, _engine, schema_version, upgrade
 
 WRITERS, RUNS_EACH, POINTS_EACH = 4, 25, 2000
 
@@ -56,7 +56,7 @@ def test_a_store_of_an_older_schema_upgrades_in_place(tmp_path):
     engine.dispose()
     store = Store(url)
     with store.engine.connect() as connection:
-        assert _schema_version(connection) == SCHEMA_VERSION
+        assert schema_version(connection) == SCHEMA_VERSION
     old = store.get_run("old1")
     assert old["params"] == {"lr": 0.1} and old["cached_from"] is None
     store.update_run("old1", cached_from="x")

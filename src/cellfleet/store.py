@@ -23,6 +23,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .errors import StoreError
+from .schema import (
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    artifacts,
+    metrics,
+    results,
+    runs,
+    schema_version,
+    upgrade,
+)
 
 __all__ = [
     "RUN_STATUSES",
@@ -33,80 +43,9 @@ __all__ = [
     "encode_json",
     "open_store",
     "project_root",
+    "schema_version",
+    "upgrade",
 ]
-
-SCHEMA_VERSION = 2
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted")
-RUN_KINDS = ("interactive", "variant", "production")
-
-metadata = sa.MetaData()
-
-meta = sa.Table("meta", metadata, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text))
-
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("notebook", sa.Text, nullable=False, default=""),
-    sa.Column("cell_id", sa.String(128), nullable=False, default=""),
-    sa.Column("cell_name", sa.String(256), nullable=False, default=""),
-    sa.Column("kind", sa.String(16), nullable=False, default="interactive"),
-    sa.Column("status", sa.String(16), nullable=False, default="queued"),
-    sa.Column("code", sa.Text, nullable=False, default=""),
-    sa.Column("code_hash", sa.String(64), nullable=False, default=""),
-    sa.Column("params", sa.Text, nullable=False, default="{}"),
-    sa.Column("inputs", sa.Text, nullable=False, default="{}"),
-    sa.Column("group_id", sa.String(32)),
-    sa.Column("variant", sa.Integer),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Column("started", sa.Float),
-    sa.Column("ended", sa.Float),
-    sa.Column("worker", sa.Text),
-    sa.Column("gpu", sa.Text),
-    sa.Column("host", sa.Text),
-    sa.Column("environment", sa.Text, nullable=False, default="{}"),
-    sa.Column("error", sa.Text),
-    sa.Column("output", sa.Text, nullable=False, default=""),
-    sa.Column("cached_from", sa.String(32)),  # schema 2
-    sa.Column("job_id", sa.String(32)),  # schema 2
-    sa.Index("runs_by_notebook", "notebook", "created"),
-    sa.Index("runs_by_status", "status"),
-    sa.Index("runs_by_group", "group_id"),
-)
-
-metrics = sa.Table(
-    "metrics",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), nullable=False),
-    sa.Column("key", sa.String(128), nullable=False),
-    sa.Column("step", sa.Integer),
-    sa.Column("value", sa.Float, nullable=False),
-    sa.Column("logged", sa.Float, nullable=False),
-    sa.Index("metrics_by_run", "run_id", "key", "id"),
-)
-
-artifacts = sa.Table(
-    "artifacts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(32), nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("media_type", sa.String(128), nullable=False),
-    sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-    sa.Index("artifacts_by_run", "run_id"),
-)
-
-results = sa.Table(  # schema 2: small results kept for --cache
-    "results",
-    metadata,
-    sa.Column("run_id", sa.String(32), primary_key=True),
-    sa.Column("blob", sa.LargeBinary, nullable=False),
-)
-
-_SCHEMA_2_COLUMNS = (("runs", "cached_from", "VARCHAR(32)"), ("runs", "job_id", "VARCHAR(32)"))
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -148,58 +87,6 @@ def _engine(url: str) -> Engine:
         cursor.close()
 
     return engine
-
-
-def _schema_version(connection: sa.Connection) -> int:
-    if not sa.inspect(connection).has_table("meta"):
-        return 0
-    row = connection.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
-    return int(row[0]) if row else 0
-
-
-def _upgrade_to_1(connection: sa.Connection) -> None:
-    """Schema 1: runs (without cached_from and job_id), metrics, artifacts."""
-    added_later = {column for _, column, _ in _SCHEMA_2_COLUMNS}
-    version_1 = sa.MetaData()
-    for table in (meta, metrics, artifacts):
-        table.to_metadata(version_1)
-    columns = [column._copy() for column in runs.columns if column.name not in added_later]
-    runs_1 = sa.Table("runs", version_1, *columns)
-    for index in runs.indexes:
-        sa.Index(index.name, *(runs_1.c[c.name] for c in index.columns))
-    version_1.create_all(connection)
-
-
-def _upgrade_to_2(connection: sa.Connection) -> None:
-    existing = {c["name"] for c in sa.inspect(connection).get_columns("runs")}
-    for table, column, kind in _SCHEMA_2_COLUMNS:
-        if column not in existing:
-            connection.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
-    metadata.create_all(connection, tables=[results])
-
-
-_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2}
-
-
-def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
-    """Bring the schema up to ``target``; returns the version it was at."""
-    with engine.begin() as connection:
-        found = _schema_version(connection)
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer Cellfleet (schema {found}, this one knows {SCHEMA_VERSION}): "
-                "upgrade cellfleet"
-            )
-        for version in range(found + 1, target + 1):
-            _UPGRADES[version](connection)
-        if target > found:
-            _set_version(connection, target)
-    return found
-
-
-def _set_version(connection: sa.Connection, version: int) -> None:
-    connection.execute(sa.delete(meta).where(meta.c.key == "schema_version"))
-    connection.execute(sa.insert(meta).values(key="schema_version", value=str(version)))
 
 
 @dataclass(frozen=True)
