@@ -16,7 +16,10 @@ as an internal traceback::
     │   ├── CellTimeout            the cell ran past --timeout and was stopped
     │   └── CellCancelled          the cell was interrupted and stopped
     ├── HandleError                a remote handle is unusable (lost or its cluster closed)
-    └── StoreError                 the experiment store cannot be opened or written
+    ├── StoreError                 the experiment store cannot be opened or written
+    └── PromotionError             a notebook cannot become a job: missing, not a notebook,
+        │                          an unknown parameter, a job name taken
+        └── ScheduleError          a bad --cron, --every or --timeout
 
 Exceptions raised by the cell's own code are re-raised in the notebook as their own
 type, with the worker's traceback attached (see :mod:`cellfleet.runner`).
@@ -33,8 +36,10 @@ __all__ = [
     "ClusterUnavailable",
     "HandleError",
     "NoGPUError",
+    "PromotionError",
     "RemoteCellError",
     "ResourceUnavailable",
+    "ScheduleError",
     "SerializationError",
     "StoreError",
     "WorkerLostError",
@@ -95,3 +100,11 @@ class HandleError(CellfleetError):
 
 class StoreError(CellfleetError):
     """The experiment store cannot be opened, upgraded or written."""
+
+
+class PromotionError(CellfleetError):
+    """A notebook cannot be promoted or run in production as asked."""
+
+
+class ScheduleError(PromotionError, ValueError):
+    """A schedule or duration that cannot be read."""

@@ -26,6 +26,7 @@ class CellContext:
 _lock = threading.Lock()
 _cell = CellContext("", "", "", None)
 _local: RunRecorder | None = None
+_production: RunRecorder | None = None
 
 
 def notebook_path(shell: Any = None) -> str:
@@ -68,8 +69,17 @@ def _after_cell(result: Any) -> None:
 
 
 def local_recorder() -> RunRecorder:
-    """The run of the local cell executing now, created on its first ``cellfleet.log``."""
-    global _local
+    """The run of the local cell executing now, created on its first ``cellfleet.log``.
+
+    Under a production run (``CELLFLEET_RUN_ID`` set by the runner) it is that run.
+    """
+    global _local, _production
+    production_run = os.environ.get("CELLFLEET_RUN_ID")
+    if production_run:
+        with _lock:
+            if _production is None or _production.run_id != production_run:
+                _production = RunRecorder(writer_for(), run_id=production_run)
+            return _production
     with _lock:
         if _local is None:
             cell = _cell

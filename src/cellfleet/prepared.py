@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,8 @@ class Prepared:
     def recorder(self, shell: Any, inputs: Inputs, **fields: Any) -> RunRecorder:
         """A new run in the store for this cell (``kind`` defaults to ``interactive``)."""
         cell = current_cell()
+        if os.environ.get("CELLFLEET_JOB_ID"):  # a %%remote cell of a production run
+            fields = {**fields, "kind": "production", "job_id": os.environ["CELLFLEET_JOB_ID"]}
         return RunRecorder(
             writer_for(),
             notebook=cell.notebook or notebook_path(shell),

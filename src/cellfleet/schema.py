@@ -149,6 +149,8 @@ occurrences = sa.Table(  # schema 3: one row per (job, due time); the unique key
     sa.Column("attempt", sa.Integer, nullable=False, default=0),
     sa.Column("not_before", sa.Float, nullable=False),
     sa.Column("claimed_by", sa.String(64)),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("runner_pid", sa.Integer),
     sa.UniqueConstraint("job_id", "due", name="one_occurrence_per_due_time"),
     sa.Index("occurrences_by_state", "state", "not_before"),
 )

@@ -104,16 +104,18 @@ def _flush_all() -> None:
 class RunRecorder:
     """Records one run: created queued, then running, then its ending."""
 
-    def __init__(self, writer: StoreWriter, **fields: Any) -> None:
+    def __init__(self, writer: StoreWriter, run_id: str | None = None, **fields: Any) -> None:
+        """A new run with ``fields``; or, given ``run_id``, an existing run (a production run)."""
         import uuid
 
         self.writer = writer
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = run_id or uuid.uuid4().hex[:12]
         self.output = ""
         self.latest: dict[str, float] = {}
         self.started: float | None = None
-        fields.setdefault("environment", _kernel_environment())
-        writer.call(lambda store: store.create_run(id=self.run_id, status="queued", **fields))
+        if run_id is None:
+            fields.setdefault("environment", _kernel_environment())
+            writer.call(lambda store: store.create_run(id=self.run_id, status="queued", **fields))
 
     def running(self, worker: str | None, gpu: str | None) -> None:
         self.started = time.time()
