@@ -131,6 +131,12 @@ class JobStore:
     def close_occurrence(self, occurrence_id: int, attempt: int, state: str) -> bool:
         return self._transition(occurrence_id, attempt, "running", state=state)
 
+    def claimed_occurrences(self) -> list[dict[str, Any]]:
+        """Occurrences some scheduler has taken and not finished."""
+        with self.engine.connect() as connection:
+            query = sa.select(occurrences).where(occurrences.c.state == "running")
+            return [dict(row) for row in connection.execute(query).mappings()]
+
     def occurrence(self, occurrence_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(occurrences).where(occurrences.c.id == occurrence_id)).mappings().first()
