@@ -6,9 +6,10 @@ into :mod:`cellfleet.remote` or :mod:`cellfleet.clusters`.
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -16,6 +17,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from .clusters import connect, describe_session, shutdown_embedded
 from .config import load_settings, parse_size
+from .errors import CellfleetError
 from .remote import RemoteOptions, RemoteRunner
 
 __all__ = ["CellfleetMagics", "parse_remote_options"]
@@ -131,6 +133,23 @@ def _check_variant_options(args: Any) -> None:
         raise UsageError(f"--maximize and --minimize both name {sorted(both)[0]!r}: choose one")
 
 
+class _PromoteParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%promote: {message}")
+
+
+def _parse_promote(line: str) -> argparse.Namespace:
+    from .promote import add_job_arguments
+
+    parser = _PromoteParser(prog="%promote", add_help=False)
+    parser.add_argument("notebook", nargs="?")
+    add_job_arguments(parser)
+    try:
+        return parser.parse_args(shlex.split(line))
+    except ValueError as error:
+        raise UsageError(f"%promote: cannot read the arguments ({error}): check the quotes") from None
+
+
 _REMOTE_HELP = """Run the cell as a Dask task on a (GPU) worker, as if it ran here.
 
 The variables the cell reads travel with it; the ones it assigns come back. Results
@@ -194,6 +213,31 @@ class CellfleetMagics(Magics):
         if len(parts) != 1:
             raise UsageError("%adopt takes one run id, variant index, or best, like %adopt best")
         self.runner.adopt(parts[0])
+
+    @line_magic
+    def promote(self, line: str) -> None:
+        """Make a notebook a scheduled production job: ``%promote [NOTEBOOK] --cron "0 2 * * *" -p lr 0.01``.
+
+        Without NOTEBOOK it promotes this notebook (as saved: save it first). Options are
+        those of ``cellfleet promote``: --cron/--every, --name, -p KEY VALUE, --from-run RUN
+        (``--from-run best`` takes the best variant of the last grid), --cluster, --retries,
+        --timeout, --concurrency, --overlap, --catchup, --notify URL, --notify-on, --kernel.
+        """
+        from .cli_jobs import promote_command
+        from .local_runs import notebook_path
+        from .store import open_store
+
+        args = _parse_promote(line)
+        if args.notebook is None:
+            args.notebook = notebook_path(self.shell) or None
+        if not args.notebook:
+            raise UsageError("%promote: this kernel does not know its notebook's path; write %promote NOTEBOOK.ipynb")
+        if args.from_run == "best":
+            args.from_run = self.runner.variants.best_run_id()
+        try:
+            print(promote_command(open_store(), args))
+        except CellfleetError as error:
+            raise UsageError(f"%promote: {error}") from None
 
     @line_magic
     def wait(self, line: str) -> None:

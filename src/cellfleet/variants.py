@@ -220,6 +220,12 @@ class Variants:
         params = ", ".join(f"{k}={v!r}" for k, v in result.row.params.items())
         print(f"cellfleet: adopted run {result.row.run_id} ({params}): assigned {names}")
 
+    def best_run_id(self) -> str:
+        """The run id of the best variant of the last group (for ``%promote --from-run best``)."""
+        if not self.groups:
+            raise UsageError("--from-run best: no variants have run in this kernel")
+        return _best(self.groups[-1]).row.run_id
+
     def _choose(self, which: str) -> VariantResult:
         if which in self.results:
             return self.results[which]
