@@ -97,6 +97,21 @@ def test_a_slow_cell_shows_its_final_status(executed):
     assert "[slow] done on tcp://" in _text(executed["slow"])
 
 
+def test_labels_and_traceback_names_match_the_cells_number(executed):
+    number = list(CELLS).index("failing") + 1  # cells run in order from In [1]
+    (error,) = [o for o in executed["failing"] if o["output_type"] == "error"]
+    assert f"<cell In[{number}]>" in "\n".join(error["traceback"])
+
+
+def test_figure_size_metadata_matches_the_png(executed):
+    import base64
+
+    (figure,) = [o for o in executed["figure"] if "image/png" in o.get("data", {})]
+    png = base64.b64decode(figure["data"]["image/png"])
+    size = figure["metadata"]["image/png"]
+    assert (size["width"], size["height"]) == (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+
+
 @pytest.fixture
 def kernel() -> Iterator[tuple]:
     manager, client = start_new_kernel(kernel_name="cellfleet")

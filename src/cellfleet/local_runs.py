@@ -10,7 +10,7 @@ from typing import Any
 
 from .tracking import RunRecorder, code_hash, writer_for
 
-__all__ = ["CellContext", "current_cell", "local_recorder", "register_hooks"]
+__all__ = ["CellContext", "cell_number", "current_cell", "local_recorder", "register_hooks"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,18 @@ def notebook_path(shell: Any = None) -> str:
             return os.environ[variable]
     session = getattr(shell, "user_ns", {}).get("__session__") if shell is not None else None
     return str(session) if session else ""
+
+
+def cell_number(shell: Any) -> int | None:
+    """The ``In [n]`` number of the cell executing now.
+
+    IPython 9 increments ``execution_count`` before a cell runs, IPython 8 after; the input
+    history holds the true number in both, once the cell is stored.
+    """
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_parsed", None)
+    if history is not None and len(history) > 1:
+        return len(history) - 1
+    return getattr(shell, "execution_count", None)
 
 
 def current_cell() -> CellContext:
@@ -83,7 +95,10 @@ def local_recorder() -> RunRecorder:
     with _lock:
         if _local is None:
             cell = _cell
-            label = f"In[{cell.execution_count}]" if cell.execution_count is not None else "local"
+            from IPython import get_ipython
+
+            number = cell_number(get_ipython())
+            label = f"In[{number}]" if number is not None else "local"
             _local = RunRecorder(
                 writer_for(),
                 notebook=cell.notebook,

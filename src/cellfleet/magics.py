@@ -234,6 +234,9 @@ class CellfleetMagics(Magics):
             raise UsageError("%promote: this kernel does not know its notebook's path; write %promote NOTEBOOK.ipynb")
         if args.from_run == "best":
             args.from_run = self.runner.variants.best_run_id()
+        from .tracking import writer_for
+
+        writer_for().flush()  # the runs named by --from-run are in the store
         try:
             print(promote_command(open_store(), args))
         except CellfleetError as error:

@@ -88,5 +88,6 @@ def _without_gpu(
             "cellfleet: no GPU on this machine, so gpu cells run on the CPU workers of the embedded cluster "
             "(--require-gpu makes this an error)",
             file=sys.stderr,
+            flush=True,
         )
     return {k: v for k, v in wanted.items() if k != "GPU"}

@@ -20,6 +20,7 @@ from .config import Settings, load_settings
 from .execution import Launch, Output, rebuild_exception
 from .handles import RemoteHandle
 from .inputs import Inputs, pack
+from .local_runs import cell_number
 from .outputs import DeferredOutput, LiveOutput, ResultDisplay
 from .placement import Request, resolve
 from .prepared import Prepared
@@ -95,7 +96,7 @@ class RemoteRunner:
 
     def _prepare(self, options: RemoteOptions, code: str) -> Prepared:
         settings = load_settings()
-        label = options.name or f"In[{self.shell.execution_count}]"
+        label = options.name or f"In[{cell_number(self.shell)}]"
         source, analysis = self._analyse(code, label, options)
         self._wait_for_writers(analysis.reads, label)
         session = connect(options.cluster or settings.scheduler, settings.workers)

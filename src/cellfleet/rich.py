@@ -36,9 +36,10 @@ def _figure_bundle(figure: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A figure as the inline backend shows it: a PNG, with its repr as text."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
-    width, height = (int(v) for v in figure.get_size_inches() * figure.dpi)
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return {"image/png": png, "text/plain": repr(figure)}, {"image/png": {"width": width, "height": height}}
+    png = buffer.getvalue()
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # the IHDR chunk
+    encoded = base64.b64encode(png).decode("ascii")
+    return {"image/png": encoded, "text/plain": repr(figure)}, {"image/png": {"width": width, "height": height}}
 
 
 def flush_figures() -> list[tuple[dict[str, Any], dict[str, Any]]]:
