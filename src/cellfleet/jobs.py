@@ -115,9 +115,8 @@ class JobStore:
 
     def claim(self, occurrence: dict[str, Any], scheduler_id: str) -> bool:
         """Compare-and-set queued → running for this attempt; True for the one scheduler that wins."""
-        return self._transition(
-            occurrence["id"], occurrence["attempt"], "queued", state="running", claimed_by=scheduler_id
-        )
+        changes = {"state": "running", "claimed_by": scheduler_id}
+        return self._transition(occurrence["id"], occurrence["attempt"], "queued", changes)
 
     def set_occurrence(self, occurrence_id: int, **fields: Any) -> None:
         with self.engine.begin() as connection:
@@ -125,11 +124,11 @@ class JobStore:
 
     def requeue(self, occurrence_id: int, attempt: int, not_before: float) -> bool:
         """running → queued for the next attempt (a retry), won by one scheduler."""
-        fields = {"state": "queued", "attempt": attempt + 1, "not_before": not_before, "claimed_by": None}
-        return self._transition(occurrence_id, attempt, "running", **fields)
+        changes = {"state": "queued", "attempt": attempt + 1, "not_before": not_before, "claimed_by": None}
+        return self._transition(occurrence_id, attempt, "running", changes)
 
     def close_occurrence(self, occurrence_id: int, attempt: int, state: str) -> bool:
-        return self._transition(occurrence_id, attempt, "running", state=state)
+        return self._transition(occurrence_id, attempt, "running", {"state": state})
 
     def claimed_occurrences(self) -> list[dict[str, Any]]:
         """Occurrences some scheduler has taken and not finished."""
@@ -142,12 +141,12 @@ class JobStore:
             row = connection.execute(sa.select(occurrences).where(occurrences.c.id == occurrence_id)).mappings().first()
         return dict(row) if row else None
 
-    def _transition(self, occurrence_id: int, attempt: int, from_state: str, **fields: Any) -> bool:
+    def _transition(self, occurrence_id: int, attempt: int, from_state: str, changes: dict[str, Any]) -> bool:
         query = (
             sa.update(occurrences)
             .where(occurrences.c.id == occurrence_id, occurrences.c.attempt == attempt)
             .where(occurrences.c.state == from_state)
-            .values(**fields)
+            .values(**changes)
         )
         with self.engine.begin() as connection:
             return connection.execute(query).rowcount == 1

@@ -82,12 +82,19 @@ class Scheduler:
         log.info("scheduler %s on %s", self.id, self.store.url)
         try:
             while not self._stopping:
-                self.tick(time.time())
+                self._safe_tick()
                 if once and not self.children and not self.jobs.ready_occurrences(float("inf")):
                     break
                 time.sleep(self.poll)
         finally:
             self._shutdown()
+
+    def _safe_tick(self) -> None:
+        """A tick whose failure (a locked store, a bad row) is logged; the service carries on."""
+        try:
+            self.tick(time.time())
+        except Exception:
+            log.exception("scheduler tick failed; trying again")
 
     def _request_stop(self, signum: int, frame: Any) -> None:
         self._stopping = True
