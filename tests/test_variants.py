@@ -186,3 +186,19 @@ def test_log_rejects_non_numbers_and_skips_nan_without_stopping_the_cell(shell):
     assert _store().final_metrics([latest["id"]])[latest["id"]] == {"acc": 0.5}
     result = run(shell, "", "import cellfleet\ncellfleet.log(name='adam')")
     assert isinstance(result.error_in_exec, TypeError) and "not a number" in str(result.error_in_exec)
+
+
+def test_promote_from_the_notebook_takes_the_best_variants_params(shell, tmp_path, capsys):
+    from cellfleet.jobs import JobStore
+    from jobs_helpers import write_notebook
+
+    assert run(shell, "--grid lr=0.5,0.05 --minimize loss", "import cellfleet\ncellfleet.log(loss=lr)").success
+    notebook = write_notebook(tmp_path / "train.ipynb", ["print(lr)"])
+    shell.run_line_magic("promote", f"{notebook} --every 1h --name nightly-train --from-run best --retries 2")
+    assert "promoted" in capsys.readouterr().out
+    job = JobStore(_store()).get_job("nightly-train")
+    assert job["params"] == {"lr": 0.05} and job["schedule"] == "every:3600" and job["retries"] == 2
+    with pytest.raises(UsageError, match="not a cron expression"):
+        shell.run_line_magic("promote", f"{notebook} --cron 'every day'")
+    with pytest.raises(UsageError, match="--overlap"):
+        shell.run_line_magic("promote", f"{notebook} --overlap sometimes")
