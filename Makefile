@@ -32,6 +32,8 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_remote.py
+	$(PY) benchmarks/bench_variants.py
+	$(PY) benchmarks/bench_production.py
 
 gpu-check: $(STAMP)
 	bash scripts/gpu-check

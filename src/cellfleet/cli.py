@@ -69,14 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(store: object, args: argparse.Namespace) -> str:
-    from .cli_jobs import JOB_ACTIONS, promote_command, run_command, scheduler_command
+    from .cli_jobs import JOB_ACTIONS, promote_command, scheduler_command
     from .cli_runs import RUN_ACTIONS
 
     if args.command == "runs":
         return RUN_ACTIONS[args.action](store, args)
     if args.command == "jobs":
         return JOB_ACTIONS[args.action](store, args)
-    commands = {"promote": promote_command, "run": run_command, "scheduler": scheduler_command}
+    commands = {"promote": promote_command, "scheduler": scheduler_command}
     return commands[args.command](store, args)
 
 
@@ -88,7 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .store import open_store
 
     try:
-        text = _dispatch(open_store(args.db), args)
+        if args.command == "run":  # opens the store itself, off the critical path
+            from .cli_jobs import run_command
+
+            text = run_command(args.db, args)
+        else:
+            text = _dispatch(open_store(args.db), args)
     except (CommandError, CellfleetError) as error:
         print(f"cellfleet: {error}", file=sys.stderr)
         return error.exit_code if isinstance(error, CommandError) else 2

@@ -43,25 +43,16 @@ def promote_command(store: Any, args: argparse.Namespace) -> str:
     )
 
 
-def run_command(store: Any, args: argparse.Namespace) -> str:
+def run_command(url: str | None, args: argparse.Namespace) -> str:
     """A one-off production run now, in this process; exit status 1 when it fails."""
-    from .production import execute_run, run_paths
-    from .promote import check_params, parse_params, snapshot
+    from .production import run_now, run_paths
+    from .promote import parse_params
 
-    params = parse_params(args.param)
-    snap = snapshot(args.notebook, store)
-    if snap.parameters is not None:
-        check_params(snap, params)  # without a parameters cell papermill injects at the top, as it does
-    run_id = store.create_run(
-        kind="production", notebook=str(snap.source), cell_name=snap.source.stem, code_hash=snap.digest,
-        params=params, status="running", started=time.time(), attempt=0, environment={"kernel": args.kernel},
-    )  # fmt: skip
-    status = execute_run(store, run_id)
-    run = store.get_run(run_id)
+    run_id, status, error = run_now(args.notebook, parse_params(args.param), args.kernel, url)
     output, _ = run_paths(run_id)
     message = f"run {run_id} {status}; output notebook {output}"
     if status != "succeeded":
-        raise CommandError(f"{message}: {run['error']}", exit_code=1)
+        raise CommandError(f"{message}: {error}", exit_code=1)
     return message
 
 

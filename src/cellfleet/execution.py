@@ -31,7 +31,6 @@ from .widgets import StatusView
 
 __all__ = ["Launch", "Output", "RemoteCell", "load_values", "rebuild_exception"]
 
-_DONE = object()
 _TAIL_WAIT = 2.0
 """Seconds to wait for output events still in flight when the cell's result arrives."""
 
@@ -169,7 +168,6 @@ class RemoteCell:
                 resources=self.launch.resources,
                 pure=False,
             )
-            self._future.add_done_callback(lambda _: sink.put(_DONE))
             return self._follow(sink)
         finally:
             self.session.forget(self._cell_id)
@@ -182,13 +180,13 @@ class RemoteCell:
             try:
                 message = sink.get(timeout=self._poll_timeout())
             except queue.Empty:
+                if self._future.done():  # it ended without its outcome event: failed, or a lost worker
+                    outcome = self._result()
+                    break
                 self._check_progress()
                 continue
-            if message is _DONE:
-                outcome = self._result()
-                break
             if message.get("kind") == "outcome":
-                outcome = cloudpickle.loads(message["blob"])
+                outcome = cloudpickle.loads(message["blob"]) if message["blob"] is not None else self._result()
                 break
             shown = self._on_message(message, shown, early)
         if outcome is None:
@@ -203,7 +201,7 @@ class RemoteCell:
         return outcome
 
     def _on_message(self, message: Any, shown: int, early: dict[int, list[dict[str, Any]]]) -> int:
-        if message is _DONE or message.get("kind") == "outcome":
+        if message.get("kind") == "outcome":
             return shown
         if message.get("kind") == "started":
             self._worker = message.get("worker")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +10,7 @@ from .cells import CellAnalysis, cell_filename
 from .clusters import Session
 from .config import Settings
 from .execution import Launch, Output, RemoteCell
+from .ids import new_id
 from .inputs import Inputs
 from .local_runs import current_cell, notebook_path
 from .runner import CellSpec
@@ -35,7 +35,7 @@ class Prepared:
     def spec(self) -> CellSpec:
         """A fresh task description (each submission gets its own cell id)."""
         return CellSpec(
-            cell_id=uuid.uuid4().hex[:16],
+            cell_id=new_id(16),
             code=self.source,
             filename=cell_filename(self.label),
             writes=self.analysis.writes,

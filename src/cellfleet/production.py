@@ -15,14 +15,17 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .jobs import JobStore
+from .paths import project_root
 from .promote import materialize
-from .store import Store, open_store, project_root
 
-__all__ = ["execute_run", "main", "run_paths"]
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["execute_run", "main", "run_now", "run_paths"]
 
 
 def run_paths(run_id: str) -> tuple[Path, Path]:
@@ -32,9 +35,9 @@ def run_paths(run_id: str) -> tuple[Path, Path]:
     return folder / f"{run_id}.ipynb", folder / f"{run_id}.log"
 
 
-def _environment(run: dict[str, Any], job: dict[str, Any] | None, store: Store) -> dict[str, str]:
+def _environment(run_id: str, notebook: str, url: str, job: dict[str, Any] | None) -> dict[str, str]:
     """What the run's kernel inherits: its run (for cellfleet.log), job, store and cluster."""
-    variables = {"CELLFLEET_RUN_ID": run["id"], "CELLFLEET_NOTEBOOK": run["notebook"], "CELLFLEET_DB": store.url}
+    variables = {"CELLFLEET_RUN_ID": run_id, "CELLFLEET_NOTEBOOK": notebook, "CELLFLEET_DB": url}
     if job is not None:
         variables["CELLFLEET_JOB_ID"] = job["id"]
         if job.get("cluster"):
@@ -63,9 +66,35 @@ def _describe_failure(error: BaseException) -> str:
     return f"{name}: {error}"
 
 
-def execute_run(store: Store, run_id: str, owner: str | None = None) -> str:
-    """Execute the run's notebook version with its params; returns the final status."""
+def _papermill(
+    source: Path, run_id: str, notebook: str, params: dict[str, Any], kernel: str | None
+) -> tuple[str, str | None]:
+    """Execute with papermill, logging progress cell by cell; returns (status, error)."""
     import papermill
+
+    output, log = run_paths(run_id)
+    handler = _logger(log)
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(output),
+            parameters=params,
+            kernel_name=kernel,
+            log_output=True,
+            progress_bar=False,
+            cwd=str(Path(notebook).parent) if notebook else None,
+        )
+    except BaseException as failure:  # every ending is recorded, then the process ends
+        return ("interrupted" if isinstance(failure, SystemExit) else "failed"), _describe_failure(failure)
+    finally:
+        logging.getLogger("papermill").removeHandler(handler)
+        handler.close()
+    return "succeeded", None
+
+
+def execute_run(store: Store, run_id: str, owner: str | None = None) -> str:
+    """Execute a run the scheduler recorded; returns the final status."""
+    from .jobs import JobStore
 
     run = store.get_run(run_id)
     assert run is not None, f"no run {run_id}"
@@ -73,31 +102,52 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> str:
     job = jobs.get_job(run["job_id"]) if run.get("job_id") else None
     text = jobs.version_content(run["code_hash"])
     assert text is not None, f"no notebook version {run['code_hash']}"
-    source, (output, log) = materialize(run["code_hash"], text), run_paths(run_id)
+    output, _ = run_paths(run_id)
     store.update_run(run_id, output_path=str(output), host=platform.node(), started=time.time())
-    os.environ.update(_environment(run, job, store))
+    os.environ.update(_environment(run_id, run["notebook"], store.url, job))
     kernel = (job or {}).get("kernel") or run["environment"].get("kernel")
-    handler = _logger(log)
-    status, error = "succeeded", None
-    try:
-        papermill.execute_notebook(
-            str(source),
-            str(output),
-            parameters=run["params"],
-            kernel_name=kernel,
-            log_output=True,
-            progress_bar=False,
-            cwd=str(Path(run["notebook"]).parent) if run["notebook"] else None,
-        )
-    except BaseException as failure:  # every ending is recorded, then the process ends
-        status, error = ("failed", _describe_failure(failure))
-        if isinstance(failure, SystemExit):
-            status = "interrupted"
-    finally:
-        logging.getLogger("papermill").removeHandler(handler)
-        handler.close()
+    status, error = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
     jobs.finish_run(run_id, owner, status=status, error=error, ended=time.time())
     return status
+
+
+def run_now(notebook: str, params: dict[str, Any], kernel: str | None, url: str | None) -> tuple[str, str, str | None]:
+    """A one-off production run (``cellfleet run``): returns (run id, status, error).
+
+    The store's bookkeeping (SQLAlchemy's import included) happens in a thread while
+    papermill starts the kernel, so recording the run adds little to its wall time.
+    """
+    from .paths import default_url
+    from .promote import check_params, read_snapshot
+
+    snap, text = read_snapshot(notebook)
+    if snap.parameters is not None:
+        check_params(snap, params)  # without a parameters cell papermill injects at the top, as it does
+    run_id, url = uuid.uuid4().hex[:12], url or default_url()
+    fields = {"params": params, "started": time.time(), "environment": {"kernel": kernel}}
+    record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields))
+    record.start()
+    os.environ.update(_environment(run_id, str(snap.source), url, None))
+    status, error = _papermill(snap.path, run_id, str(snap.source), params, kernel)
+    record.join()
+    from .jobs import JobStore
+    from .store import open_store
+
+    JobStore(open_store(url)).finish_run(run_id, None, status=status, error=error, ended=time.time())
+    return run_id, status, error
+
+
+def _record_start(url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any]) -> None:
+    from .jobs import JobStore
+    from .store import open_store
+
+    store = open_store(url)
+    JobStore(store).save_version(snap.digest, str(snap.source), text)
+    output, _ = run_paths(run_id)
+    store.create_run(
+        id=run_id, kind="production", notebook=str(snap.source), cell_name=snap.source.stem, code_hash=snap.digest,
+        status="running", attempt=0, output_path=str(output), host=platform.node(), **fields,
+    )  # fmt: skip
 
 
 def _stop_when_orphaned(parent: int) -> None:
@@ -119,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     run_id, owner = args[0], (args[1] if len(args) > 1 else None)
     signal.signal(signal.SIGTERM, _on_sigterm)
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    from .store import open_store
+
     status = execute_run(open_store(os.environ.get("CELLFLEET_DB")), run_id, owner)
     return 0 if status == "succeeded" else 1
 

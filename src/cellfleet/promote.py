@@ -13,16 +13,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from .errors import PromotionError
-from .jobs import JobStore
+from .paths import project_root
 from .schedules import parse_duration, parse_schedule
-from .store import Store, project_root
 
-__all__ = ["Snapshot", "add_job_arguments", "parse_params", "promote", "snapshot"]
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["Snapshot", "add_job_arguments", "check_params", "parse_params", "promote", "read_snapshot", "snapshot"]
 
 OVERLAP = ("skip", "queue", "allow")
 CATCHUP = ("none", "latest", "all")
@@ -57,14 +59,22 @@ def _read(path: Path) -> str:
     return text
 
 
-def snapshot(notebook: str | Path, store: Store) -> Snapshot:
-    """Hash the notebook, keep its content in the store, and write the file runs execute."""
+def read_snapshot(notebook: str | Path) -> tuple[Snapshot, str]:
+    """Hash the notebook and write the file runs execute; returns the snapshot and its text."""
     source = Path(notebook).resolve()
     text = _read(source)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    JobStore(store).save_version(digest, str(source), text)
     path = materialize(digest, text)
-    return Snapshot(digest, source, path, _parameters(path))
+    return Snapshot(digest, source, path, _parameters(path)), text
+
+
+def snapshot(notebook: str | Path, store: Store) -> Snapshot:
+    """:func:`read_snapshot`, with the version's content kept in the store."""
+    from .jobs import JobStore
+
+    snap, text = read_snapshot(notebook)
+    JobStore(store).save_version(snap.digest, str(snap.source), text)
+    return snap
 
 
 def materialize(digest: str, text: str) -> Path:
@@ -162,6 +172,8 @@ def promote(notebook: str | Path, args: argparse.Namespace, store: Store) -> dic
     params.update(parse_params(args.param))
     snap = snapshot(notebook, store)
     check_params(snap, params)
+    from .jobs import JobStore
+
     return JobStore(store).create_job(**_job_fields(args, snap, params))
 
 

@@ -17,13 +17,13 @@ import os
 import threading
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
 
 from .capture import Capture, install_worker_hooks
+from .ids import new_id
 from .rich import flush_figures, mime_bundle
 from .values import ValueInfo, describe, is_gpu_resident, to_host
 
@@ -159,7 +159,7 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     worker = _current_worker()
     emit = _emitter(worker, spec.topic)
     address = worker.address if worker is not None else None
-    outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=uuid.uuid4().hex)
+    outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=new_id(32))
     started = time.perf_counter()
     announce = {"cell": spec.cell_id, "kind": "started", "worker": address, "gpu": outcome.gpu}
     capture = Capture(emit, spec.cell_id, announce)
@@ -190,8 +190,8 @@ def _send_outcome(emit: Any, cell_id: str, outcome: CellOutcome) -> None:
     if emit is None:
         return
     blob = cloudpickle.dumps(outcome, protocol=5)
-    if len(blob) <= OUTCOME_EVENT_LIMIT:
-        emit({"cell": cell_id, "kind": "outcome", "blob": blob})
+    small = len(blob) <= OUTCOME_EVENT_LIMIT
+    emit({"cell": cell_id, "kind": "outcome", "blob": blob if small else None})  # None: gather the result
 
 
 class _registered:

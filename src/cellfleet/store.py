@@ -10,7 +10,6 @@ versioned and upgrades itself when opened.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .errors import StoreError
+from .paths import default_url, project_root
 from .schema import (
     RUN_STATUSES,
     SCHEMA_VERSION,
@@ -46,28 +46,6 @@ __all__ = [
     "schema_version",
     "upgrade",
 ]
-
-
-def project_root(start: Path | None = None) -> Path:
-    """``CELLFLEET_ROOT``, else the nearest folder up from ``start`` (the working directory)
-    holding ``.cellfleet``, else one holding ``.git`` or ``pyproject.toml``, else ``start``."""
-    if os.environ.get("CELLFLEET_ROOT"):
-        return Path(os.environ["CELLFLEET_ROOT"])
-    here = (start or Path.cwd()).resolve()
-    for markers in ((".cellfleet",), (".git", "pyproject.toml")):
-        for folder in (here, *here.parents):
-            if any((folder / marker).exists() for marker in markers):
-                return folder
-    return here
-
-
-def default_url(root: str | os.PathLike[str] | None = None) -> str:
-    """``CELLFLEET_DB``, else a SQLite file at ``.cellfleet/cellfleet.db`` in the project root."""
-    url = os.environ.get("CELLFLEET_DB")
-    if url:
-        return url
-    folder = Path(root) if root else project_root()
-    return f"sqlite:///{folder / '.cellfleet' / 'cellfleet.db'}"
 
 
 def _engine(url: str) -> Engine:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from .ids import new_id
 from .store import MetricPoint, Store, open_store
 
 __all__ = ["OUTPUT_EXCERPT", "RunRecorder", "StoreWriter", "code_hash", "writer_for"]
@@ -106,10 +107,8 @@ class RunRecorder:
 
     def __init__(self, writer: StoreWriter, run_id: str | None = None, **fields: Any) -> None:
         """A new run with ``fields``; or, given ``run_id``, an existing run (a production run)."""
-        import uuid
-
         self.writer = writer
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or new_id()
         self.output = ""
         self.latest: dict[str, float] = {}
         self.started: float | None = None

@@ -78,7 +78,12 @@ class StatusView:
             self._update()
 
     def _show(self) -> None:
+        from IPython import get_ipython
         from IPython.display import display
+
+        if self._mode == "auto" and not hasattr(get_ipython(), "kernel"):
+            self._mode = "off"  # a terminal cannot update a line in place: show nothing
+            return
 
         self._last_render = time.monotonic()
         if self._mode == "widget" or (self._mode == "auto" and _widget_frontend()):

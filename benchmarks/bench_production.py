@@ -1,0 +1,147 @@
+"""Production runs and the scheduler: overhead vs bare papermill, lateness, idle CPU.
+
+    python benchmarks/bench_production.py [--quick]
+
+Prints a table of medians, p90/p95 and ratios; writes benchmarks/results/production.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    return sorted(samples)[int(q * (len(samples) - 1))]
+
+
+def _notebook(folder: Path) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters = nbformat.v4.new_code_cell("n = 10")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell("total = sum(range(n))\nprint(total)")]
+    path = folder / "job.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def _timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def bench_overhead(folder: Path, url: str, repeats: int) -> dict[str, float]:
+    """`cellfleet run` vs the `papermill` command on the same notebook, alternating."""
+    notebook, env = _notebook(folder), {**os.environ, "CELLFLEET_ROOT": str(folder)}
+    bare = [sys.executable, "-m", "papermill", str(notebook), str(folder / "out.ipynb"), "-p", "n", "100",
+            "-k", "python3", "--no-progress-bar"]  # fmt: skip
+    ours = [sys.executable, "-m", "cellfleet.cli", "--db", url, "run", str(notebook), "-p", "n", "100",
+            "--kernel", "python3"]  # fmt: skip
+    _timed(bare, env), _timed(ours, env)  # warm the file cache
+    papermill_s, cellfleet_s = [], []
+    for _ in range(repeats):
+        papermill_s.append(_timed(bare, env))
+        cellfleet_s.append(_timed(ours, env))
+    return {
+        "papermill_median": statistics.median(papermill_s), "papermill_p90": _quantile(papermill_s, 0.9),
+        "cellfleet_median": statistics.median(cellfleet_s), "cellfleet_p90": _quantile(cellfleet_s, 0.9),
+        "ratio": statistics.median(cellfleet_s) / statistics.median(papermill_s),
+    }  # fmt: skip
+
+
+def _scheduler(url: str, folder: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cellfleet.cli", "--db", url, "scheduler"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "CELLFLEET_ROOT": str(folder)},
+    )  # fmt: skip
+
+
+def bench_lateness(folder: Path, url: str, occurrences: int) -> dict[str, float]:
+    """Start time minus due time over many occurrences of a job due every second."""
+    from cellfleet.jobs import JobStore
+    from cellfleet.store import Store
+
+    notebook = _notebook(folder)
+    subprocess.run(
+        [sys.executable, "-m", "cellfleet.cli", "--db", url, "promote", str(notebook), "--name", "tick",
+         "--every", "1s", "--overlap", "allow", "--concurrency", "4"],
+        check=True, capture_output=True, env={**os.environ, "CELLFLEET_ROOT": str(folder)},
+    )  # fmt: skip
+    jobs = JobStore(Store(url))
+    job = jobs.get_job("tick")
+    process = _scheduler(url, folder)
+    try:
+        while len([r for r in jobs.job_runs(job["id"], 10_000) if r["started"]]) < occurrences:
+            time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    late = [r["started"] - r["environment"]["due"] for r in jobs.job_runs(job["id"], 10_000) if r["started"]]
+    return {"n": len(late), "p50": statistics.median(late), "p95": _quantile(late, 0.95), "max": max(late)}
+
+
+def bench_idle_cpu(folder: Path, url: str, seconds: float) -> float:
+    """CPU a scheduler uses with a job that is not due, as % of one core."""
+    subprocess.run(
+        [sys.executable, "-m", "cellfleet.cli", "--db", url, "promote", str(_notebook(folder)), "--name", "nightly",
+         "--cron", "0 3 1 1 *"],
+        check=True, capture_output=True, env={**os.environ, "CELLFLEET_ROOT": str(folder)},
+    )  # fmt: skip
+    process = _scheduler(url, folder)
+    time.sleep(3)  # let it start
+    watched = psutil.Process(process.pid)
+    before = sum(watched.cpu_times()[:2])
+    time.sleep(seconds)
+    used = sum(watched.cpu_times()[:2]) - before
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    return 100 * used / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    runs = {}
+    for name in ("overhead", "lateness", "idle"):
+        folder = Path(tempfile.mkdtemp())
+        runs[name] = (folder, f"sqlite:///{folder / '.cellfleet' / 'cellfleet.db'}")
+    overhead = bench_overhead(*runs["overhead"], 3 if args.quick else 10)
+    lateness = bench_lateness(*runs["lateness"], 10 if args.quick else 40)
+    idle = bench_idle_cpu(*runs["idle"], 15 if args.quick else 60)
+    print("| benchmark | median | p90/p95 | ratio / note | target |")
+    print("| --- | --- | --- | --- | --- |")
+    print(
+        f"| bare `papermill` run (s) | {overhead['papermill_median']:.2f} | {overhead['papermill_p90']:.2f} | 1.00 | |"
+    )
+    print(
+        f"| `cellfleet run`, recorded in the store (s) | {overhead['cellfleet_median']:.2f} | "
+        f"{overhead['cellfleet_p90']:.2f} | {overhead['ratio']:.3f} | ≤ 1.10 |"
+    )
+    print(
+        f"| lateness, start - due, {lateness['n']} occurrences every 1 s (s) | {lateness['p50']:.3f} | "
+        f"p95 {lateness['p95']:.3f} | max {lateness['max']:.3f} | p95 ≤ 1 s |"
+    )
+    print(f"| scheduler idle CPU, % of a core over {15 if args.quick else 60} s | {idle:.2f} | | | |")
+    RESULTS.mkdir(exist_ok=True)
+    summary = {"overhead": overhead, "lateness": lateness, "idle_cpu_percent": idle}
+    (RESULTS / "production.json").write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
