@@ -28,13 +28,13 @@ def _quantile(samples: list[float], q: float) -> float:
     return sorted(samples)[int(q * (len(samples) - 1))]
 
 
-def _notebook(folder: Path) -> Path:
+def _notebook(folder: Path, work: str = "total = sum(range(n))\nprint(total)", name: str = "job") -> Path:
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     parameters = nbformat.v4.new_code_cell("n = 10")
     parameters.metadata["tags"] = ["parameters"]
-    notebook.cells = [parameters, nbformat.v4.new_code_cell("total = sum(range(n))\nprint(total)")]
-    path = folder / "job.ipynb"
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(work)]
+    path = folder / f"{name}.ipynb"
     nbformat.write(notebook, path)
     return path
 
@@ -45,9 +45,9 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def bench_overhead(folder: Path, url: str, repeats: int) -> dict[str, float]:
+def bench_overhead(folder: Path, url: str, repeats: int, notebook: Path) -> dict[str, float]:
     """`cellfleet run` vs the `papermill` command on the same notebook, alternating."""
-    notebook, env = _notebook(folder), {**os.environ, "CELLFLEET_ROOT": str(folder)}
+    env = {**os.environ, "CELLFLEET_ROOT": str(folder)}
     bare = [sys.executable, "-m", "papermill", str(notebook), str(folder / "out.ipynb"), "-p", "n", "100",
             "-k", "python3", "--no-progress-bar"]  # fmt: skip
     ours = [sys.executable, "-m", "cellfleet.cli", "--db", url, "run", str(notebook), "-p", "n", "100",
@@ -121,7 +121,12 @@ def main() -> None:
     for name in ("overhead", "lateness", "idle"):
         folder = Path(tempfile.mkdtemp())
         runs[name] = (folder, f"sqlite:///{folder / '.cellfleet' / 'cellfleet.db'}")
-    overhead = bench_overhead(*runs["overhead"], 3 if args.quick else 10)
+    folder = runs["overhead"][0]
+    overhead = bench_overhead(*runs["overhead"], 3 if args.quick else 10, _notebook(folder))
+    busy = _notebook(
+        folder, "import time\nend = time.time() + 5\nwhile time.time() < end:\n    sum(range(1000))", "busy"
+    )
+    working = bench_overhead(*runs["overhead"], 2 if args.quick else 5, busy)
     lateness = bench_lateness(*runs["lateness"], 10 if args.quick else 40)
     idle = bench_idle_cpu(*runs["idle"], 15 if args.quick else 60)
     print("| benchmark | median | p90/p95 | ratio / note | target |")
@@ -139,7 +144,7 @@ def main() -> None:
     )
     print(f"| scheduler idle CPU, % of a core over {15 if args.quick else 60} s | {idle:.2f} | | | |")
     RESULTS.mkdir(exist_ok=True)
-    summary = {"overhead": overhead, "lateness": lateness, "idle_cpu_percent": idle}
+    summary = {"overhead": overhead, "overhead_5s_notebook": working, "lateness": lateness, "idle_cpu_percent": idle}
     (RESULTS / "production.json").write_text(json.dumps(summary, indent=2))
 
 

@@ -134,7 +134,7 @@ def _fill_store(url: str, runs: int, points: int) -> None:
 
 def bench_runs_ls(repeats: int, runs: int, points: int) -> dict[str, dict[str, float]]:
     """`cellfleet runs ls` on a big store: the query and formatting, and the whole command."""
-    from cellfleet.cli import _runs_ls
+    from cellfleet.cli_runs import RUN_ACTIONS
     from cellfleet.store import Store
 
     folder = tempfile.mkdtemp()
@@ -142,11 +142,11 @@ def bench_runs_ls(repeats: int, runs: int, points: int) -> dict[str, dict[str, f
     _fill_store(url, runs, points)
     store = Store(url)
     args = argparse.Namespace(limit=50, notebook=None, status=None, kind=None)
-    _runs_ls(store, args)
+    RUN_ACTIONS["ls"](store, args)
     inside = []
     for _ in range(repeats):
         start = time.perf_counter()
-        _runs_ls(store, args)
+        RUN_ACTIONS["ls"](store, args)
         inside.append((time.perf_counter() - start) * 1000)
     command = []
     for _ in range(max(3, repeats // 4)):

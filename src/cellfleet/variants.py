@@ -113,8 +113,8 @@ def _follow(job: VariantJob, gate: threading.Semaphore) -> None:
             if job.state.row.status in ("queued", "running"):
                 job.state.row.status = "failed"
             return
-        if job.state.row.seconds is None and outcome.seconds:
-            job.state.row.seconds = outcome.seconds
+        if outcome.seconds:
+            job.state.row.seconds = outcome.seconds  # measured on the worker
         if outcome.error is not None:
             job.state.row.error = outcome.error.traceback[-1]
             job.state.row.status = "failed"
