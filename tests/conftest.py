@@ -9,6 +9,8 @@ import pytest
 
 from cellfleet import clusters
 
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
 
 def pytest_collection_modifyitems(config, items):
     if clusters.gpu_count() > 0:

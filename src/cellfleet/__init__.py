@@ -83,6 +83,11 @@ def client(address: str | None = None) -> Any:
     return connect(address or settings.scheduler, settings.workers).client
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter server hook: the extension lives in :mod:`cellfleet.server`."""
+    return [{"module": "cellfleet.server"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext cellfleet``)."""
     from .local_runs import register_hooks

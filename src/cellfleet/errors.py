@@ -103,7 +103,14 @@ class StoreError(CellfleetError):
 
 
 class PromotionError(CellfleetError):
-    """A notebook cannot be promoted or run in production as asked."""
+    """A notebook cannot be promoted or run in production as asked.
+
+    ``problem`` says which kind: ``invalid`` (the default), ``missing`` or ``conflict``.
+    """
+
+    def __init__(self, message: str, problem: str = "invalid") -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class ScheduleError(PromotionError, ValueError):

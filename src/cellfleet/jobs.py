@@ -58,7 +58,8 @@ class JobStore:
         except sa.exc.IntegrityError:
             raise PromotionError(
                 f"a job named {fields['name']!r} exists: promote with another --name, "
-                f"or `cellfleet jobs delete {fields['name']}` first"
+                f"or `cellfleet jobs delete {fields['name']}` first",
+                problem="conflict",
             ) from None
         return self.get_job(row["id"])
 
@@ -69,7 +70,7 @@ class JobStore:
             rows = connection.execute(query.limit(2)).mappings().all()
         if len(rows) != 1:
             problem = "no job" if not rows else "several jobs match"
-            raise PromotionError(f"{problem} {key!r}: list jobs with `cellfleet jobs ls`")
+            raise PromotionError(f"{problem} {key!r}: list jobs with `cellfleet jobs ls`", problem="missing")
         return _decoded_job(dict(rows[0]))
 
     def list_jobs(self) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ class Snapshot:
 
 def _read(path: Path) -> str:
     if not path.exists():
-        raise PromotionError(f"no notebook at {path}: check the path")
+        raise PromotionError(f"no notebook at {path}: check the path", problem="missing")
     if path.is_dir():
         raise PromotionError(f"{path} is a folder, not a notebook: give the .ipynb file")
     try:
@@ -166,10 +166,17 @@ def _job_fields(args: argparse.Namespace, snap: Snapshot, params: dict[str, Any]
     }
 
 
-def promote(notebook: str | Path, args: argparse.Namespace, store: Store) -> dict[str, Any]:
-    """Snapshot ``notebook`` and record it as a job; returns the job."""
-    params = _params_from_run(store, args.from_run)
-    params.update(parse_params(args.param))
+def promote(
+    notebook: str | Path, args: argparse.Namespace, store: Store, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Snapshot ``notebook`` and record it as a job; returns the job.
+
+    Params come from ``--from-run``, then ``-p`` pairs, then ``params`` (already typed).
+    """
+    merged = _params_from_run(store, args.from_run)
+    merged.update(parse_params(args.param))
+    merged.update(params or {})
+    params = merged
     snap = snapshot(notebook, store)
     check_params(snap, params)
     from .jobs import JobStore

@@ -135,6 +135,29 @@ class Store:
         with self.engine.connect() as connection:
             return [_decoded(dict(row)) for row in connection.execute(query).mappings()]
 
+    def page_runs(
+        self, filters: dict[str, str | None], sort: str = "-created", limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of runs matching ``filters`` (notebook, cell, kind, status), and how many match."""
+        columns = {"notebook": runs.c.notebook, "cell": runs.c.cell_id, "kind": runs.c.kind, "status": runs.c.status}
+        conditions = [columns[key] == value for key, value in filters.items() if value is not None]
+        order = runs.c[sort.lstrip("-")]
+        query = sa.select(runs).where(*conditions).order_by(order.desc() if sort.startswith("-") else order.asc())
+        counted = sa.select(sa.func.count()).select_from(runs).where(*conditions)
+        with self.engine.connect() as connection:
+            rows = [_decoded(dict(r)) for r in connection.execute(query.limit(limit).offset(offset)).mappings()]
+            total = int(connection.execute(counted).scalar_one())
+        return rows, total
+
+    def changed_runs(self, since: float) -> list[dict[str, Any]]:
+        """Runs created, started or ended after ``since``, and every run still running."""
+        changed = sa.or_(
+            runs.c.created > since, runs.c.started > since, runs.c.ended > since, runs.c.status == "running"
+        )
+        query = sa.select(runs).where(changed).order_by(runs.c.created.desc()).limit(1000)
+        with self.engine.connect() as connection:
+            return [_decoded(dict(r)) for r in connection.execute(query).mappings()]
+
     def count_runs(self) -> int:
         with self.engine.connect() as connection:
             return int(connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one())

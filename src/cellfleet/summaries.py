@@ -7,7 +7,7 @@ from typing import Any
 
 from .store import Store, open_store
 
-__all__ = ["run_rows", "runs"]
+__all__ = ["run_page", "run_rows", "runs"]
 
 
 def _duration(run: dict[str, Any]) -> float | None:
@@ -36,6 +36,16 @@ def run_rows(store: Store, limit: int = 50, **filters: Any) -> list[dict[str, An
         row.update({f"metric.{k}": v for k, v in finals.get(run["id"], {}).items()})
         rows.append(row)
     return rows
+
+
+def run_page(store: Store, sort: str, limit: int, offset: int, **filters: str | None) -> dict[str, Any]:
+    """A page of runs for the panel: each with its final metrics, and the total that match."""
+    rows, total = store.page_runs(filters, sort, limit, offset)
+    finals = store.final_metrics(run["id"] for run in rows)
+    for run in rows:
+        run["final_metrics"] = finals.get(run["id"], {})
+        run.pop("code", None)  # the panel asks for it with the run itself
+    return {"runs": rows, "total": total, "limit": limit, "offset": offset}
 
 
 def runs(

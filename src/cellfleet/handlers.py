@@ -1,0 +1,231 @@
+"""The REST handlers of the Jupyter server extension, under ``/cellfleet/api/``.
+
+Every handler requires Jupyter's authentication (``@web.authenticated``; an API request
+without it gets 403). Bad input gets 400, a missing thing 404, a conflict 409, each with a
+JSON ``message`` saying the fix; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .errors import CellfleetError, PromotionError
+from .store import Store, open_store
+
+__all__ = ["ROUTES"]
+
+_SORTS = ("created", "started", "ended", "status", "kind", "cell_name")
+_MAX_PAGE = 1000
+
+
+class _Handler(APIHandler):
+    """Shared parsing and replies."""
+
+    @property
+    def store(self) -> Store:
+        return open_store(self.settings.get("cellfleet_db"))
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(payload, default=str))
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        text = self.get_query_argument(name, str(default))
+        try:
+            value = int(text)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be a whole number, like {name}={default}") from None
+        if not low <= value <= high:
+            raise web.HTTPError(400, f"{name} must be between {low} and {high}")
+        return value
+
+    def body(self) -> dict[str, Any]:
+        try:
+            payload = json.loads(self.request.body or b"{}")
+        except json.JSONDecodeError as error:
+            raise web.HTTPError(400, f"the request body is not JSON ({error.msg})") from None
+        if not isinstance(payload, dict):
+            raise web.HTTPError(400, "the request body must be a JSON object")
+        return payload
+
+    def run_or_404(self, run_id: str) -> dict[str, Any]:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise web.HTTPError(404, f"no run {run_id}")
+        return run
+
+    def job_or_404(self, key: str) -> dict[str, Any]:
+        from .jobs import JobStore
+
+        try:
+            return JobStore(self.store).get_job(key)
+        except PromotionError as error:
+            raise web.HTTPError(404, str(error)) from None
+
+
+class RunsHandler(_Handler):
+    """``GET runs``: filtered, sorted, paginated runs with params and final metrics."""
+
+    @web.authenticated
+    def get(self) -> None:
+        from .summaries import run_page
+
+        sort = self.get_query_argument("sort", "-created")
+        if sort.lstrip("-") not in _SORTS:
+            raise web.HTTPError(400, f"sort must be one of {', '.join(_SORTS)} (prefix - for descending)")
+        filters = {key: self.get_query_argument(key, None) for key in ("notebook", "cell", "kind", "status")}
+        limit = self.integer("limit", 100, 1, _MAX_PAGE)
+        offset = self.integer("offset", 0, 0, 10**9)
+        self.reply(run_page(self.store, sort=sort, limit=limit, offset=offset, **filters))
+
+
+class RunHandler(_Handler):
+    """``GET runs/<id>``: one run, its metric series, artifacts and output excerpt."""
+
+    @web.authenticated
+    def get(self, run_id: str) -> None:
+        run = self.run_or_404(run_id)
+        artifacts = [{k: a[k] for k in ("id", "name", "media_type", "size")} for a in self.store.list_artifacts(run_id)]
+        self.reply({"run": run, "metrics": self.store.metric_series(run_id), "artifacts": artifacts})
+
+
+class ArtifactHandler(_Handler):
+    """``GET runs/<id>/artifacts/<artifact id>``: the file, with its content type."""
+
+    @web.authenticated
+    def get(self, run_id: str, artifact_id: str) -> None:
+        self.run_or_404(run_id)
+        found = [a for a in self.store.list_artifacts(run_id) if str(a["id"]) == artifact_id]
+        if not found:
+            raise web.HTTPError(404, f"run {run_id} has no artifact {artifact_id}")
+        path = Path(found[0]["path"]).resolve()
+        if self.store.root.resolve() not in path.parents or not path.is_file():
+            raise web.HTTPError(404, f"the file of artifact {artifact_id} is gone")
+        self.set_header("Content-Disposition", f'inline; filename="{path.name}"')
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(path.read_bytes(), set_content_type=found[0]["media_type"])
+
+
+class CompareHandler(_Handler):
+    """``GET compare?ids=a,b``: runs side by side, with every metric's series."""
+
+    @web.authenticated
+    def get(self) -> None:
+        ids = [part for part in self.get_query_argument("ids", "").split(",") if part]
+        if not 2 <= len(ids) <= 50:
+            raise web.HTTPError(400, "give 2 to 50 run ids, like compare?ids=abc123,def456")
+        runs = [self.run_or_404(run_id) for run_id in ids]
+        finals = self.store.final_metrics(ids)
+        series = {run_id: self.store.metric_series(run_id) for run_id in ids}
+        self.reply({"runs": runs, "final_metrics": finals, "series": series})
+
+
+class ChangesHandler(_Handler):
+    """``GET changes?since=TS``: runs created, started or ended since ``since``, and every running run."""
+
+    @web.authenticated
+    def get(self) -> None:
+        try:
+            since = float(self.get_query_argument("since", "0"))
+        except ValueError:
+            raise web.HTTPError(400, "since must be a time in seconds, as returned in `now`") from None
+        now = time.time()
+        self.reply({"now": now, "runs": self.store.changed_runs(since)})
+
+
+class EventsHandler(_Handler):
+    """``GET events``: a server-sent event stream of run changes, one message per second at most."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        await self.flush()
+        since = time.time()
+        while not self.request.connection.stream.closed():
+            now, changed = time.time(), self.store.changed_runs(since)
+            if changed:
+                self.write(f"data: {json.dumps({'now': now, 'runs': changed}, default=str)}\n\n")
+                await self.flush()
+            since = now
+            await asyncio.sleep(1.0)
+
+
+class JobsHandler(_Handler):
+    """``GET jobs`` lists jobs; ``POST jobs`` promotes a notebook (the body: promote's options)."""
+
+    @web.authenticated
+    def get(self) -> None:
+        from .jobs import JobStore
+
+        self.reply({"jobs": JobStore(self.store).list_jobs()})
+
+    @web.authenticated
+    def post(self) -> None:
+        from .server_jobs import create_job
+
+        body = self.body()
+        try:
+            job = create_job(self.store, body, self.settings.get("server_root_dir") or ".")
+        except PromotionError as error:
+            status = {"missing": 404, "conflict": 409}.get(error.problem, 400)
+            raise web.HTTPError(status, str(error)) from None
+        except CellfleetError as error:
+            raise web.HTTPError(400, str(error)) from None
+        self.reply(job, status=201)
+
+
+class JobHandler(_Handler):
+    """``GET jobs/<id>`` (with its runs), ``DELETE jobs/<id>``."""
+
+    @web.authenticated
+    def get(self, key: str) -> None:
+        from .jobs import JobStore
+
+        job = self.job_or_404(key)
+        self.reply({"job": job, "runs": JobStore(self.store).job_runs(job["id"], limit=200)})
+
+    @web.authenticated
+    def delete(self, key: str) -> None:
+        from .jobs import JobStore
+
+        job = self.job_or_404(key)
+        JobStore(self.store).delete_job(job["id"])
+        self.set_status(204)
+        self.finish()
+
+
+class JobActionHandler(_Handler):
+    """``POST jobs/<id>/pause|resume|run-now``."""
+
+    @web.authenticated
+    def post(self, key: str, action: str) -> None:
+        from .jobs import JobStore
+
+        job, jobs = self.job_or_404(key), JobStore(self.store)
+        if action == "run-now":
+            jobs.add_occurrence(job["id"], time.time())
+        else:
+            jobs.update_job(job["id"], paused=action == "pause", checked_until=time.time())
+        self.reply(jobs.get_job(job["id"]))
+
+
+_ID = r"([0-9a-zA-Z_.-]+)"
+ROUTES = [
+    (r"runs", RunsHandler),
+    (rf"runs/{_ID}", RunHandler),
+    (rf"runs/{_ID}/artifacts/([0-9]+)", ArtifactHandler),
+    (r"compare", CompareHandler),
+    (r"changes", ChangesHandler),
+    (r"events", EventsHandler),
+    (r"jobs", JobsHandler),
+    (rf"jobs/{_ID}", JobHandler),
+    (rf"jobs/{_ID}/(pause|resume|run-now)", JobActionHandler),
+]

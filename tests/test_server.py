@@ -1,0 +1,145 @@
+"""The server extension's REST API on a real Jupyter server (pytest-jupyter's jp_fetch)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from cellfleet.handlers import ROUTES
+from cellfleet.store import MetricPoint, Store
+from jobs_helpers import write_notebook
+
+
+@pytest.fixture
+def jp_server_config(tmp_path_factory):
+    return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
+
+
+@pytest.fixture
+def store(jp_root_dir, monkeypatch):
+    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))
+    store = Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")
+    for lr in (0.1, 0.01, 0.001):
+        run_id = store.create_run(notebook="train.ipynb", cell_id="c1", kind="variant", params={"lr": lr},
+                                  status="succeeded", started=1.0, ended=2.0)  # fmt: skip
+        store.log_metrics([MetricPoint(run_id, "loss", lr * 10, 0), MetricPoint(run_id, "loss", lr, 1)])
+    store.create_run(notebook="other.ipynb", kind="interactive", status="failed")
+    return store
+
+
+async def api(jp_fetch, *path: str, method: str = "GET", body: object = None, **params: str):
+    kwargs = {"method": method, "params": params}
+    if body is not None:
+        kwargs["body"] = json.dumps(body) if not isinstance(body, str) else body
+    response = await jp_fetch("cellfleet", "api", *path, **kwargs)
+    return json.loads(response.body) if response.body and "json" in response.headers["Content-Type"] else response
+
+
+async def refused(jp_fetch, *path: str, method: str = "GET", body: object = None, **params: str) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as info:
+        await api(jp_fetch, *path, method=method, body=body, **params)
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+def _sample_path(pattern: str) -> list[str]:
+    replaced = (
+        pattern.replace("([0-9a-zA-Z_.-]+)", "x").replace("([0-9]+)", "1").replace("(pause|resume|run-now)", "pause")
+    )
+    return replaced.split("/")
+
+
+async def test_every_route_requires_authentication(jp_fetch, store):
+    assert len(ROUTES) >= 9
+    for pattern, handler in ROUTES:
+        for method in ("GET", "POST", "DELETE"):
+            served = method.lower() in vars(handler)
+            with pytest.raises(HTTPClientError) as info:
+                await jp_fetch("cellfleet", "api", *_sample_path(pattern), method=method, headers={"Authorization": ""},
+                               body="{}" if method == "POST" else None, allow_nonstandard_methods=True)  # fmt: skip
+            assert info.value.code == 403 if served else info.value.code in (403, 405), (method, pattern)
+
+
+async def test_runs_filter_sort_and_paginate(jp_fetch, store):
+    page = await api(jp_fetch, "runs", kind="variant", sort="created", limit="2")
+    assert page["total"] == 3 and len(page["runs"]) == 2
+    assert [r["params"]["lr"] for r in page["runs"]] == [0.1, 0.01]
+    assert page["runs"][0]["final_metrics"] == {"loss": 0.1}
+    rest = await api(jp_fetch, "runs", kind="variant", sort="created", limit="2", offset="2")
+    assert [r["params"]["lr"] for r in rest["runs"]] == [0.001]
+    failed = await api(jp_fetch, "runs", status="failed")
+    assert [r["notebook"] for r in failed["runs"]] == ["other.ipynb"]
+
+
+async def test_one_run_compare_and_changes(jp_fetch, store):
+    ids = [r["id"] for r in store.list_runs(kind="variant")]
+    run = await api(jp_fetch, "runs", ids[0])
+    assert run["metrics"]["loss"][-1][1] == run["run"]["params"]["lr"]
+    compared = await api(jp_fetch, "compare", ids=",".join(ids[:2]))
+    assert set(compared["final_metrics"]) == set(ids[:2]) and set(compared["series"]) == set(ids[:2])
+    changes = await api(jp_fetch, "changes", since="0")
+    assert len(changes["runs"]) == 4 and changes["now"] > 0
+    assert (await api(jp_fetch, "changes", since=str(changes["now"])))["runs"] == []
+
+
+async def test_artifacts_stream_with_their_content_type(jp_fetch, store):
+    run_id = store.list_runs(kind="variant")[0]["id"]
+    store.add_artifact(run_id, "curve.png", b"\x89PNG fake", "image/png")
+    (artifact,) = (await api(jp_fetch, "runs", run_id))["artifacts"]
+    response = await api(jp_fetch, "runs", run_id, "artifacts", str(artifact["id"]))
+    assert response.headers["Content-Type"] == "image/png" and response.body == b"\x89PNG fake"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "message"),
+    [
+        (("runs",), {"limit": "0"}, 400, "limit must be between"),
+        (("runs",), {"limit": "many"}, 400, "whole number"),
+        (("runs",), {"sort": "secret"}, 400, "sort must be one of"),
+        (("runs", "nope"), {}, 404, "no run nope"),
+        (("runs", "nope", "artifacts", "3"), {}, 404, "no run nope"),
+        (("compare",), {"ids": "one"}, 400, "give 2 to 50 run ids"),
+        (("changes",), {"since": "yesterday"}, 400, "since must be"),
+        (("jobs", "nope"), {}, 404, "no job 'nope'"),
+    ],
+)
+async def test_bad_requests_get_4xx_with_a_message(jp_fetch, store, path, params, status, message):
+    code, text = await refused(jp_fetch, *path, **params)
+    assert code == status and message in text
+
+
+async def test_jobs_create_list_act_and_delete(jp_fetch, store, jp_root_dir):
+    write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"])
+    job = await api(jp_fetch, "jobs", method="POST", body={"notebook": "train.ipynb", "every": "1h", "name": "hourly",
+                                                            "params": {"lr": 0.5}, "retries": 2})  # fmt: skip
+    assert job["name"] == "hourly" and job["params"] == {"lr": 0.5} and job["retries"] == 2
+    assert [j["name"] for j in (await api(jp_fetch, "jobs"))["jobs"]] == ["hourly"]
+    assert (await api(jp_fetch, "jobs", "hourly", "pause", method="POST", body={}))["paused"] is True
+    assert (await api(jp_fetch, "jobs", "hourly", "resume", method="POST", body={}))["paused"] is False
+    await api(jp_fetch, "jobs", "hourly", "run-now", method="POST", body={})
+    assert (await api(jp_fetch, "jobs", "hourly"))["runs"] == []
+    code, text = await refused(jp_fetch, "jobs", method="POST", body={"notebook": "train.ipynb", "name": "hourly"})
+    assert code == 409 and "exists" in text
+    await api(jp_fetch, "jobs", "hourly", method="DELETE")
+    assert (await api(jp_fetch, "jobs"))["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ("not json", 400, "not JSON"),
+        ([1, 2], 400, "must be a JSON object"),
+        ({"notebook": "../../etc/passwd.ipynb"}, 400, "outside the server root"),
+        ({"notebook": "/etc/hosts"}, 400, "outside the server root"),
+        ({"notebook": "absent.ipynb"}, 404, "no notebook at"),
+        ({"notebook": "train.ipynb", "cron": "61 * * * *"}, 400, "not a cron expression"),
+        ({"notebook": "train.ipynb", "params": {"momentum": 1}}, 400, "unknown parameter"),
+        ({"notebook": "train.ipynb", "retries": "two"}, 400, "whole number"),
+        ({"notebook": "train.ipynb", "color": "red"}, 400, "unknown field 'color'"),
+    ],
+)
+async def test_bad_job_requests_are_refused_with_the_fix(jp_fetch, store, jp_root_dir, body, status, message):
+    write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"])
+    code, text = await refused(jp_fetch, "jobs", method="POST", body=body)
+    assert code == status and message in text
