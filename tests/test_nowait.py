@@ -37,3 +37,13 @@ def test_wait_reraises_the_cells_error(shell):
 def test_wait_for_an_unknown_name_is_a_usage_error(shell):
     with pytest.raises(UsageError, match="no --nowait cell is named"):
         shell.run_line_magic("wait", "nobody")
+
+
+def test_a_name_still_running_cannot_be_reused(shell, tmp_path):
+    shell.user_ns["gate"] = str(tmp_path / "gate")
+    assert run(shell, "--nowait --name busy", WAIT_FOR_FILE + "a = 1").success
+    result = run(shell, "--nowait --name busy", "b = 2")
+    assert isinstance(result.error_in_exec, UsageError) and "still running" in str(result.error_in_exec)
+    (tmp_path / "gate").touch()
+    shell.run_line_magic("wait", "busy")
+    assert shell.user_ns["a"] == 1 and "b" not in shell.user_ns

@@ -67,3 +67,30 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("CELLFLEET_STATUS", "loud")
     with pytest.raises(ValueError, match="CELLFLEET_STATUS"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CELLFLEET_WORKERS", "two", "CELLFLEET_WORKERS='two' is not a number"),
+        ("CELLFLEET_KILL_GRACE", "3s", "CELLFLEET_KILL_GRACE='3s' is not a number"),
+        ("CELLFLEET_WORKERS", "0", "must be at least 1"),
+        ("CELLFLEET_STATUS", "quiet", "is not one of"),
+    ],
+)
+def test_bad_settings_are_usage_errors_in_the_notebook(ip, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    result = ip.run_cell("%%remote\nx = 1")
+    assert isinstance(result.error_in_exec, UsageError) and message in str(result.error_in_exec)
+
+
+def test_unhashable_grid_values_are_usage_errors():
+    from cellfleet.grid import parse_axis
+
+    with pytest.raises(UsageError, match="not a Python literal"):
+        parse_axis("x={[1]:2}")
+
+
+def test_unbalanced_quotes_in_cellfleet_magic(ip):
+    with pytest.raises(UsageError, match="check the quotes"):
+        ip.run_line_magic("cellfleet", "'status")

@@ -169,6 +169,7 @@ def test_jobs_commands(project):
     assert "paused" in cellfleet(url, "jobs", "ls").stdout
     assert "resumed" in cellfleet(url, "jobs", "resume", "daily").stdout
     assert "no runs yet" in cellfleet(url, "jobs", "show", "daily").stdout
+    assert cellfleet(url, "jobs", "delete", "%").returncode == 2  # a prefix, not a pattern: deletes nothing
     assert "deleted" in cellfleet(url, "jobs", "delete", "daily").stdout
     gone = cellfleet(url, "jobs", "show", "daily")
     assert gone.returncode == 2 and "no job 'daily'" in gone.stderr
@@ -184,6 +185,7 @@ def test_jobs_commands(project):
         ("missing", (), "no notebook at"),
         ("text", (), "is not a Jupyter notebook"),
         ("good", ("--notify", "ftp://x"), "give an http:// or https:// URL"),
+        ("jsonlist", (), "is not a Jupyter notebook"),
     ],
 )
 def test_promotion_mistakes_are_one_line_errors(project, make, args, message):
@@ -193,6 +195,7 @@ def test_promotion_mistakes_are_one_line_errors(project, make, args, message):
         "plain": lambda: write_notebook(folder / "plain.ipynb", ["pass"], parameters=None),
         "missing": lambda: folder / "absent.ipynb",
         "text": lambda: (folder / "notes.ipynb").write_text("not json") and folder / "notes.ipynb",
+        "jsonlist": lambda: (folder / "list.ipynb").write_text("[]") and folder / "list.ipynb",
     }
     result = cellfleet(url, "promote", str(paths[make]()), *args)
     assert result.returncode == 2

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from cellfleet import StoreError
-from cellfleet.store import SCHEMA_VERSION, MetricPoint, Store, _engine, schema_version, upgrade
+from cellfleet.schema import SCHEMA_VERSION, schema_version, upgrade
+from cellfleet.store import MetricPoint, Store, _engine
 
 WRITERS, RUNS_EACH, POINTS_EACH = 4, 25, 2000
 
@@ -84,3 +85,35 @@ def test_final_metrics_and_series(tmp_path):
 def test_an_unreachable_database_is_a_clear_error():
     with pytest.raises(StoreError, match="cannot open the experiment store"):
         Store("sqlite:////proc/no/such/place.db")
+
+
+def test_artifacts_with_the_same_name_are_all_kept(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'a.db'}")
+    run = store.create_run()
+    first = store.add_artifact(run, "figure.png", b"epoch-1", "image/png")
+    second = store.add_artifact(run, "figure.png", b"epoch-2", "image/png")
+    assert first != second and first.read_bytes() == b"epoch-1" and second.read_bytes() == b"epoch-2"
+    assert [a["name"] for a in store.list_artifacts(run)] == ["figure.png", "figure-2.png"]
+
+
+def test_run_prefixes_are_literal_not_patterns(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    store.create_run(id="abc123")
+    assert store.find_runs("abc") == ["abc123"]
+    assert store.find_runs("_") == [] and store.find_runs("%") == []
+
+
+def _open(url: str) -> None:
+    Store(url)
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'fresh{attempt}.db'}"
+        processes = [context.Process(target=_open, args=(url,)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(120)
+        assert [p.exitcode for p in processes] == [0, 0, 0, 0]

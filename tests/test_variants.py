@@ -202,3 +202,18 @@ def test_promote_from_the_notebook_takes_the_best_variants_params(shell, tmp_pat
         shell.run_line_magic("promote", f"{notebook} --cron 'every day'")
     with pytest.raises(UsageError, match="--overlap"):
         shell.run_line_magic("promote", f"{notebook} --overlap sometimes")
+
+
+def test_interrupting_chatty_variants_stops_them_all(shell, client):
+    import _thread
+
+    from cellfleet import CellCancelled
+    from cellfleet.runner import running_cells
+
+    timer = threading.Timer(1.5, _thread.interrupt_main)
+    timer.start()
+    body = "import time\nwhile True:\n    print('tick', i, flush=True)\n    time.sleep(0.02)"
+    result = run(shell, "--grid i=1,2", body)
+    timer.join()
+    assert isinstance(result.error_in_exec, CellCancelled)
+    assert eventually(lambda: not any(client.run(running_cells).values()))

@@ -78,6 +78,7 @@ class Capture:
         self.events_sent = 0
         self.dropped_chars = 0
         self.artifacts: list[dict[str, Any]] = []
+        self.figures_before: set[int] = set()
 
     def write(self, stream: str, text: str) -> None:
         """Buffer ``text`` for ``stream``; send the buffer when it is due."""
@@ -118,18 +119,17 @@ class Capture:
         """Send what is buffered as one event, when there is a way to send it."""
         if self._emit is None:
             return
-        with self._lock:
+        with self._lock:  # take the batch and number it at once: numbers follow the output's order
             batch, self._pending = self._pending, []
             self._last_flush = time.monotonic()
             announce, self._announce = self._announce, None
+            seq = self.events_sent
+            if batch:
+                self.events_sent += 1
         if announce is not None:
             self._emit(announce)
-        if not batch:
-            return
-        with self._lock:
-            seq = self.events_sent
-            self.events_sent += 1
-        self._emit({"cell": self.cell_id, "seq": seq, "kind": "output", "items": batch})
+        if batch:
+            self._emit({"cell": self.cell_id, "seq": seq, "kind": "output", "items": batch})
 
     def remainder(self) -> list[dict[str, Any]]:
         """Take what was never sent; it travels back with the result."""
@@ -146,6 +146,7 @@ class Capture:
         return waiting and time.monotonic() - self._last_flush >= FLUSH_INTERVAL
 
     def __enter__(self) -> Capture:
+        self.figures_before = _open_figures()
         _local.capture = self
         _Flusher.shared().add(self)
         return self
@@ -153,6 +154,12 @@ class Capture:
     def __exit__(self, *exc: object) -> None:
         _local.capture = None
         _Flusher.shared().discard(self)
+
+
+def _open_figures() -> set[int]:
+    """Numbers of the pyplot figures open now (other cells' figures, when threads share a worker)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return set(pyplot.get_fignums()) if pyplot is not None else set()
 
 
 class _Flusher:

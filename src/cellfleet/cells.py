@@ -12,7 +12,7 @@ import ast
 import symtable
 from dataclasses import dataclass
 
-__all__ = ["CellAnalysis", "analyze", "cell_filename"]
+__all__ = ["CellAnalysis", "analyze", "cell_filename", "uses_ipython"]
 
 # Statements that, once run, have certainly bound every name they store.
 _DEFINITE = (

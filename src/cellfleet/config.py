@@ -63,14 +63,29 @@ def parse_size(text: object, what: str) -> int:
     return size
 
 
+def _number(name: str, kind: type, low: float) -> float | None:
+    raw = _raw(name)
+    if raw is None:
+        return None
+    variable = f"CELLFLEET_{name.upper().replace('-', '_')}"
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        example = "4" if kind is int else "3.5"
+        raise ValueError(f"{variable}={raw!r} is not a number: set it like {variable}={example}") from None
+    if value < low:
+        raise ValueError(f"{variable}={raw!r} must be at least {low:g}")
+    return value
+
+
 def load_settings() -> Settings:
-    """Read the current settings; raise ``ValueError`` naming a bad one."""
+    """Read the current settings; raise ``ValueError`` naming a bad one and its fix."""
     threshold = _raw("remote-threshold")
-    workers = _raw("workers")
     status = str(_raw("status") or "auto").lower()
     if status not in _STATUS_MODES:
         raise ValueError(f"CELLFLEET_STATUS={status!r} is not one of {', '.join(_STATUS_MODES)}")
-    grace = _raw("kill-grace")
+    workers = _number("workers", int, 1)
+    grace = _number("kill-grace", float, 0)
     return Settings(
         scheduler=str(_raw("scheduler")) if _raw("scheduler") else None,
         require_gpu=_flag(_raw("require-gpu")),
@@ -79,5 +94,5 @@ def load_settings() -> Settings:
         ),
         workers=int(workers) if workers is not None else None,
         status=status,
-        kill_grace=float(grace) if grace is not None else 3.0,
+        kill_grace=grace if grace is not None else 3.0,
     )

@@ -81,6 +81,7 @@ class RemoteCell:
         self._future: Any = None
         self._cell_id = ""
         self._worker: str | None = None
+        self._checked = 0.0
 
     def run(self) -> CellOutcome:
         """Run to completion; raises a :class:`CellError` (or subclass) when it cannot."""
@@ -185,6 +186,8 @@ class RemoteCell:
                     break
                 self._check_progress()
                 continue
+            if time.monotonic() - self._checked >= 0.25:  # a chatty cell never times out the queue
+                self._check_progress()
             if message.get("kind") == "outcome":
                 outcome = cloudpickle.loads(message["blob"]) if message["blob"] is not None else self._result()
                 break
@@ -239,6 +242,7 @@ class RemoteCell:
         return wait
 
     def _check_progress(self) -> None:
+        self._checked = time.monotonic()
         if self._cancelled:
             raise KeyboardInterrupt
         if self.launch.timeout is not None and time.monotonic() - self._submitted >= self.launch.timeout:

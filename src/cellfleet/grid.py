@@ -18,7 +18,7 @@ MAX_VARIANTS = 10_000
 def _literal(text: str, where: str) -> Any:
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         if text.isidentifier():
             return text  # a bare word is a string: --grid opt=adam,sgd
         raise UsageError(
@@ -30,7 +30,7 @@ def _values(text: str, where: str) -> list[Any]:
     try:
         parsed = ast.literal_eval(f"[{text}]")  # keeps commas inside (1, 2) or [3, 4] together
         return list(parsed)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return [_literal(part.strip(), where) for part in text.split(",")]
 
 

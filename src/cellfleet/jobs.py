@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .errors import PromotionError
 from .schema import jobs, notebook_versions, occurrences, runs, schedulers
-from .store import Store, _decoded, encode_json
+from .store import Store, decode_row, encode_json
 
 __all__ = ["JobStore"]
 
@@ -66,7 +66,8 @@ class JobStore:
     def get_job(self, key: str) -> dict[str, Any]:
         """A job by id, name, or unique id prefix; ``PromotionError`` when there is none."""
         with self.engine.connect() as connection:
-            query = sa.select(jobs).where(sa.or_(jobs.c.id == key, jobs.c.name == key, jobs.c.id.like(f"{key}%")))
+            prefix = jobs.c.id.startswith(key, autoescape=True)
+            query = sa.select(jobs).where(sa.or_(jobs.c.id == key, jobs.c.name == key, prefix))
             rows = connection.execute(query.limit(2)).mappings().all()
         if len(rows) != 1:
             problem = "no job" if not rows else "several jobs match"
@@ -90,7 +91,7 @@ class JobStore:
     def job_runs(self, job_id: str, limit: int = 50) -> list[dict[str, Any]]:
         query = sa.select(runs).where(runs.c.job_id == job_id).order_by(runs.c.created.desc()).limit(limit)
         with self.engine.connect() as connection:
-            return [_decoded(dict(row)) for row in connection.execute(query).mappings()]
+            return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
 
     # occurrences ----------------------------------------------------------------
 

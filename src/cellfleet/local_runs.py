@@ -10,7 +10,7 @@ from typing import Any
 
 from .tracking import RunRecorder, code_hash, writer_for
 
-__all__ = ["CellContext", "cell_number", "current_cell", "local_recorder", "register_hooks"]
+__all__ = ["CellContext", "cell_number", "current_cell", "local_recorder", "notebook_path", "register_hooks"]
 
 
 @dataclass(frozen=True)

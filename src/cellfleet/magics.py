@@ -71,17 +71,22 @@ def _remote_signature(line: str, cell: str) -> None:
     """Placeholder carrying ``%%remote``'s argument declarations."""
 
 
-def parse_remote_options(line: str) -> RemoteOptions:
-    """Parse a ``%%remote`` line into options, or raise ``UsageError`` saying the fix."""
+def _parse_line(line: str) -> Any:
     try:
-        args = parse_argstring(_remote_signature, line)
+        return parse_argstring(_remote_signature, line)
     except ValueError as error:  # unbalanced quotes, from shlex
         raise UsageError(f"%%remote: cannot read the arguments ({error}): check the quotes") from None
+
+
+def _check_target(args: Any) -> None:
     target = args.target
     if target is not None and target not in _TARGETS:
         raise UsageError(f"%%remote: unknown target {target!r}: write %%remote gpu or %%remote cpu")
     if target == "cpu" and args.gpus:
         raise UsageError("%%remote: --gpus asks for GPUs but the target is cpu: write %%remote gpu --gpus N")
+
+
+def _check_numbers(args: Any) -> int | None:
     _positive(args.gpus, "--gpus", whole=True)
     _positive(args.cpus, "--cpus")
     _positive(args.timeout, "--timeout")
@@ -89,13 +94,19 @@ def parse_remote_options(line: str) -> RemoteOptions:
     if args.name is not None and not _NAME.match(args.name):
         raise UsageError(f"--name {args.name!r}: use letters, digits, '_', '.' and '-', starting with a letter")
     try:
-        memory = parse_size(args.memory, "--memory") if args.memory is not None else None
+        return parse_size(args.memory, "--memory") if args.memory is not None else None
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def parse_remote_options(line: str) -> RemoteOptions:
+    """Parse a ``%%remote`` line into options, or raise ``UsageError`` saying the fix."""
+    args = _parse_line(line)
+    _check_target(args)
+    memory = _check_numbers(args)
     _check_variant_options(args)
-    gpus = args.gpus or (1 if target == "gpu" else 0)
     return RemoteOptions(
-        gpus=gpus,
+        gpus=args.gpus or (1 if args.target == "gpu" else 0),
         cpus=args.cpus,
         memory=memory,
         cluster=args.cluster,
@@ -131,6 +142,14 @@ def _check_variant_options(args: Any) -> None:
     both = set(args.maximize or ()) & set(args.minimize or ())
     if both:
         raise UsageError(f"--maximize and --minimize both name {sorted(both)[0]!r}: choose one")
+
+
+def _check_settings() -> Any:
+    """The settings, or a UsageError naming the bad environment variable."""
+    try:
+        return load_settings()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 class _PromoteParser(argparse.ArgumentParser):
@@ -187,7 +206,9 @@ class CellfleetMagics(Magics):
 
     @cell_magic
     def remote(self, line: str, cell: str) -> Any:
-        return self.runner.run(parse_remote_options(line), cell)
+        options = parse_remote_options(line)
+        _check_settings()
+        return self.runner.run(options, cell)
 
     remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
 
@@ -253,9 +274,12 @@ class CellfleetMagics(Magics):
     @line_magic
     def cellfleet(self, line: str) -> None:
         """Cluster commands: ``%cellfleet status`` or ``%cellfleet shutdown``."""
-        words = shlex.split(line)
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"%cellfleet: cannot read the arguments ({error}): check the quotes") from None
         if words == ["status"] or not words:
-            settings = load_settings()
+            settings = _check_settings()
             print(describe_session(connect(settings.scheduler, settings.workers)))
         elif words == ["shutdown"]:
             print(

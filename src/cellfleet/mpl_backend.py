@@ -20,5 +20,5 @@ def show(*args: object, **kwargs: object) -> None:
     capture = active_capture()
     if capture is None:
         return
-    for data, metadata in flush_figures():
+    for data, metadata in flush_figures(capture.figures_before):
         capture.display(data, metadata)

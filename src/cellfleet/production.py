@@ -15,10 +15,10 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .ids import new_id
 from .paths import project_root
 from .promote import materialize
 
@@ -123,21 +123,35 @@ def run_now(notebook: str, params: dict[str, Any], kernel: str | None, url: str 
     snap, text = read_snapshot(notebook)
     if snap.parameters is not None:
         check_params(snap, params)  # without a parameters cell papermill injects at the top, as it does
-    run_id, url = uuid.uuid4().hex[:12], url or default_url()
+    from .jobs import JobStore
+    from .store import open_store
+
+    if url is not None:
+        open_store(url)  # a store named by the user is checked before anything runs
+    run_id, url = new_id(), url or default_url()
     fields = {"params": params, "started": time.time(), "environment": {"kernel": kernel}}
-    record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields))
+    problems: list[BaseException] = []
+    record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields, problems))
     record.start()
     os.environ.update(_environment(run_id, str(snap.source), url, None))
     status, error = _papermill(snap.path, run_id, str(snap.source), params, kernel)
     record.join()
-    from .jobs import JobStore
-    from .store import open_store
-
+    if problems:
+        raise problems[0]
     JobStore(open_store(url)).finish_run(run_id, None, status=status, error=error, ended=time.time())
     return run_id, status, error
 
 
-def _record_start(url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any]) -> None:
+def _record_start(
+    url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any], problems: list[BaseException]
+) -> None:
+    try:
+        _record(url, run_id, snap, text, fields)
+    except Exception as error:  # raised again by the main thread, as one line
+        problems.append(error)
+
+
+def _record(url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any]) -> None:
     from .jobs import JobStore
     from .store import open_store
 

@@ -24,7 +24,18 @@ from .schedules import parse_duration, parse_schedule
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["Snapshot", "add_job_arguments", "check_params", "parse_params", "promote", "read_snapshot", "snapshot"]
+__all__ = [
+    "CATCHUP",
+    "OVERLAP",
+    "Snapshot",
+    "add_job_arguments",
+    "check_params",
+    "materialize",
+    "parse_params",
+    "promote",
+    "read_snapshot",
+    "snapshot",
+]
 
 OVERLAP = ("skip", "queue", "allow")
 CATCHUP = ("none", "latest", "all")
@@ -49,7 +60,8 @@ def _read(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8")
         nbformat.validate(nbformat.reads(text, as_version=4))
-    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError, AttributeError, TypeError,
+            KeyError) as error:  # fmt: skip
         raise PromotionError(
             f"{path} is not a Jupyter notebook ({type(error).__name__}): give an .ipynb file"
         ) from None

@@ -86,6 +86,8 @@ class RemoteRunner:
         if options.fans_out:
             return self.variants.run(prepared)
         inputs = pack(prepared.analysis.reads, self.shell.user_ns, prepared.session.address)
+        if options.nowait:
+            self._check_free(prepared.label)
         recorder = prepared.recorder(self.shell, inputs)
         if options.nowait:
             self._start_pending(prepared, inputs, recorder)
@@ -147,6 +149,11 @@ class RemoteRunner:
             if shared and not pending.done.is_set():
                 print(f"cellfleet: {label} waits for {pending.name}, which assigns {', '.join(sorted(shared))}")
                 pending.done.wait()
+
+    def _check_free(self, label: str) -> None:
+        earlier = self.pending.get(label)
+        if earlier is not None and not earlier.done.is_set():
+            raise UsageError(f"--nowait cell {label} is still running: %wait {label} first, or give another --name")
 
     def _start_pending(self, prepared: Prepared, inputs: Inputs, recorder: RunRecorder) -> None:
         label, analysis = prepared.label, prepared.analysis

@@ -42,16 +42,18 @@ def _figure_bundle(figure: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"image/png": encoded, "text/plain": repr(figure)}, {"image/png": {"width": width, "height": height}}
 
 
-def flush_figures() -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Render every open matplotlib figure to PNG bundles and close them."""
+def flush_figures(keep: set[int] | frozenset[int] = frozenset()) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Render the open matplotlib figures, except those numbered in ``keep``, and close them."""
     if "matplotlib.pyplot" not in sys.modules:
         return []
     import matplotlib.pyplot as plt
 
     bundles = []
     for number in plt.get_fignums():
+        if number in keep:
+            continue  # another cell's figure
         figure = plt.figure(number)
         if figure.get_axes() or figure.artists or figure.texts:
             bundles.append(mime_bundle(figure))
-    plt.close("all")
+        plt.close(figure)
     return bundles

@@ -168,7 +168,7 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
         try:
             namespace = _namespace(packed, handle_names, handles)
             value = _execute(spec, namespace)
-            for data, metadata in flush_figures():
+            for data, metadata in flush_figures(capture.figures_before):
                 capture.display(data, metadata)
             if spec.displays_last and value is not None:
                 outcome.result = mime_bundle(value)

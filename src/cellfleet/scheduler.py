@@ -15,7 +15,6 @@ restarted at any time, and several can share one store:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -24,12 +23,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from .jobs import JobStore
+from .notify import notify, wait_for_notifications
 from .production import run_paths
 from .schedules import Schedule
 from .store import Store
@@ -62,7 +61,7 @@ def backoff(attempt: int) -> float:
 class Scheduler:
     """One scheduler process over one store."""
 
-    def __init__(self, store: Store, concurrency: int = 4, poll: float = 0.25, stale_after: float = 5.0) -> None:
+    def __init__(self, store: Store, concurrency: int = 4, poll: float = 0.25, stale_after: float = 30.0) -> None:
         self.store = store
         self.jobs = JobStore(store)
         self.concurrency = concurrency
@@ -71,7 +70,7 @@ class Scheduler:
         self.id = f"{platform.node()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.children: dict[str, Child] = {}
         self._stopping = False
-        self._last_beat = 0.0
+        self._last_recovery = 0.0
 
     # the loop ---------------------------------------------------------------------
 
@@ -80,6 +79,8 @@ class Scheduler:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._request_stop)
         log.info("scheduler %s on %s", self.id, self.store.url)
+        self.jobs.heartbeat(self.id)
+        threading.Thread(target=self._beat, name="cellfleet-heartbeat", daemon=True).start()
         try:
             while not self._stopping:
                 self._safe_tick()
@@ -88,6 +89,15 @@ class Scheduler:
                 time.sleep(self.poll)
         finally:
             self._shutdown()
+
+    def _beat(self) -> None:
+        """Heartbeats from their own thread, so a slow tick never looks like a dead scheduler."""
+        while not self._stopping:
+            try:
+                self.jobs.heartbeat(self.id)
+            except Exception:
+                log.exception("could not write the heartbeat; trying again")
+            time.sleep(HEARTBEAT)
 
     def _safe_tick(self) -> None:
         """A tick whose failure (a locked store, a bad row) is logged; the service carries on."""
@@ -101,9 +111,8 @@ class Scheduler:
 
     def tick(self, now: float) -> None:
         """One pass: heartbeat, recover, plan what is due, reap finished runs, launch ready ones."""
-        if now - self._last_beat >= HEARTBEAT:
-            self.jobs.heartbeat(self.id)
-            self._last_beat = now
+        if now - self._last_recovery >= HEARTBEAT:
+            self._last_recovery = now
             self._recover(now)
         jobs = {job["id"]: job for job in self.jobs.list_jobs()}
         self._plan(jobs.values(), now)
@@ -172,18 +181,27 @@ class Scheduler:
             attempt=occurrence["attempt"], owner=self.id, occurrence_id=occurrence["id"],
             environment={"kernel": job["kernel"], "due": occurrence["due"]},
         )  # fmt: skip
+        self.jobs.set_occurrence(occurrence["id"], run_id=run_id)  # linked before anything can crash
+        try:
+            process = self._spawn(run_id)
+        except OSError as error:
+            child = Child(run_id, job, occurrence, None, now)  # type: ignore[arg-type]
+            self.jobs.finish_run(run_id, self.id, status="failed", error=f"could not start the run: {error}", ended=now)
+            self._settle(child, now)
+            return
+        self.jobs.set_occurrence(occurrence["id"], runner_pid=process.pid)
+        self.children[run_id] = Child(run_id, job, occurrence, process, now)
+        due, attempt = occurrence["due"], occurrence["attempt"]
+        log.info("started run %s of %s (due %.3f, attempt %d)", run_id, job["name"], due, attempt)
+
+    def _spawn(self, run_id: str) -> subprocess.Popen[bytes]:
         _, log_path = run_paths(run_id)
         with open(log_path, "ab") as output:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "cellfleet.production", run_id, self.id],
                 env={**os.environ, "CELLFLEET_DB": self.store.url},
                 stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True,
             )  # fmt: skip
-        self.jobs.set_occurrence(occurrence["id"], run_id=run_id, runner_pid=process.pid)
-        self.children[run_id] = Child(run_id, job, occurrence, process, now)
-        log.info(
-            "started run %s of %s (due %.3f, attempt %d)", run_id, job["name"], occurrence["due"], occurrence["attempt"]
-        )
 
     # reaping ----------------------------------------------------------------------
 
@@ -220,7 +238,7 @@ class Scheduler:
             log.info("run %s %s; retrying in %g s", child.run_id, status, delay)
         else:
             self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "failed")
-        _notify(self.store, job, run)
+        notify(self.store, job, run)
 
     # recovery ---------------------------------------------------------------------
 
@@ -237,6 +255,11 @@ class Scheduler:
                 if occurrence["runner_pid"]:
                     _stop_tree(occurrence["runner_pid"], expect=occurrence["run_id"])
             self._retry_or_close(occurrence, now)
+        for run in self.jobs.running_runs():
+            owner = run.get("owner")
+            if owner and owner != self.id and self._is_gone(live.get(owner), now):
+                reason = "the scheduler running it stopped before the run was tracked"
+                self.jobs.finish_run(run["id"], owner, status="interrupted", error=reason, ended=now)
         for scheduler_id, row in live.items():
             if scheduler_id != self.id and self._is_gone(row, now):
                 self.jobs.forget_scheduler(scheduler_id)
@@ -266,6 +289,7 @@ class Scheduler:
                 child.process.wait(STOP_GRACE)
             self._settle(child, now)
         self.children.clear()
+        wait_for_notifications()
         self.jobs.forget_scheduler(self.id)
 
 
@@ -293,30 +317,3 @@ def _stop_tree(pid: int, expect: str | None = None) -> None:
     for process in alive:
         with contextlib.suppress(psutil.Error):
             process.kill()
-
-
-def _notify(store: Store, job: dict[str, Any], run: dict[str, Any]) -> None:
-    """POST the run's summary to the job's --notify URL, in the background; never fails the run."""
-    url = job.get("notify_url")
-    status = run.get("status")
-    if not url or (job.get("notify_on") != "all" and status == "succeeded"):
-        return
-    started, ended = run.get("started"), run.get("ended")
-    summary = {
-        "job": job["name"], "job_id": job["id"], "run": run.get("id"), "status": status, "error": run.get("error"),
-        "duration": round(ended - started, 3) if started and ended else None,
-        "metrics": store.final_metrics([run["id"]]).get(run["id"], {}) if run.get("id") else {},
-        "output": run.get("output_path"), "attempt": run.get("attempt"),
-    }  # fmt: skip
-    threading.Thread(target=_post, args=(url, summary), daemon=True).start()
-
-
-def _post(url: str, summary: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        url, data=json.dumps(summary).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-    except Exception as error:  # a failing endpoint is logged, never fails the run
-        log.warning("could not notify %s about run %s: %s", url, summary.get("run"), error)

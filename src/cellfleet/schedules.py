@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from .errors import ScheduleError
 
@@ -49,7 +50,7 @@ class Schedule:
         if self.is_cron:
             from croniter import croniter
 
-            return float(croniter(self.text.split(":", 1)[1], after).get_next(float))
+            return float(croniter(self.text.split(":", 1)[1], _local(after)).get_next(float))
         every = float(self.text.split(":", 1)[1])
         return anchor + (int((after - anchor) // every) + 1) * every
 
@@ -57,12 +58,17 @@ class Schedule:
         from croniter import croniter
 
         times: list[float] = []
-        iterator = croniter(self.text.split(":", 1)[1], after)
+        iterator = croniter(self.text.split(":", 1)[1], _local(after))
         while True:
             due = float(iterator.get_next(float))
             if due > until:
                 return times[-limit:]
             times.append(due)
+
+
+def _local(timestamp: float) -> datetime:
+    """Cron expressions read in the scheduler's local time zone ("0 2 * * *" is 02:00 here)."""
+    return datetime.fromtimestamp(timestamp).astimezone()
 
 
 def parse_schedule(cron: str | None, every: str | None) -> Schedule | None:

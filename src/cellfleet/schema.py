@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from .errors import StoreError
 
 __all__ = [
-    "RUN_KINDS",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "artifacts",
@@ -33,7 +32,6 @@ __all__ = [
 
 SCHEMA_VERSION = 3
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted", "skipped")
-RUN_KINDS = ("interactive", "variant", "production")
 
 metadata = sa.MetaData()
 
@@ -214,8 +212,24 @@ _UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3}
 
 
 def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
-    """Bring the schema up to ``target``; returns the version it was at."""
+    """Bring the schema up to ``target``; returns the version it was at.
+
+    Several processes may open a new store at once: one that loses the race to create a
+    table or column finds the work done, reads the version again and carries on.
+    """
+    for attempt in range(3):
+        try:
+            return _upgrade_once(engine, target)
+        except sa.exc.OperationalError as error:
+            if attempt == 2 or not any(word in str(error) for word in ("duplicate column", "already exists", "locked")):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _upgrade_once(engine: Engine, target: int) -> int:
     with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
         found = schema_version(connection)
         if found > SCHEMA_VERSION:
             raise StoreError(

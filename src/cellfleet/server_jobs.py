@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PromotionError
-from .promote import add_job_arguments, promote
+from .promote import CATCHUP, OVERLAP, add_job_arguments, promote
 from .store import Store
 
 __all__ = ["create_job", "resolve_notebook"]
@@ -65,8 +65,8 @@ def _options(body: dict[str, Any]) -> argparse.Namespace:
             if not isinstance(body[key], int) or isinstance(body[key], bool):
                 raise PromotionError(f"{key} must be a whole number")
             setattr(args, key, body[key])
-    if args.overlap not in ("skip", "queue", "allow") or args.catchup not in ("none", "latest", "all"):
-        raise PromotionError("overlap is skip, queue or allow; catchup is none, latest or all")
+    if args.overlap not in OVERLAP or args.catchup not in CATCHUP:
+        raise PromotionError(f"overlap is one of {', '.join(OVERLAP)}; catchup one of {', '.join(CATCHUP)}")
     if args.notify_on not in ("failure", "all"):
         raise PromotionError("notify_on is failure or all")
     return args

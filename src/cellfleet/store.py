@@ -24,28 +24,14 @@ from sqlalchemy.engine import Engine
 from .errors import StoreError
 from .paths import default_url, project_root
 from .schema import (
-    RUN_STATUSES,
-    SCHEMA_VERSION,
     artifacts,
     metrics,
     results,
     runs,
-    schema_version,
     upgrade,
 )
 
-__all__ = [
-    "RUN_STATUSES",
-    "SCHEMA_VERSION",
-    "MetricPoint",
-    "Store",
-    "default_url",
-    "encode_json",
-    "open_store",
-    "project_root",
-    "schema_version",
-    "upgrade",
-]
+__all__ = ["MetricPoint", "Store", "decode_row", "encode_json", "open_store"]
 
 
 def _engine(url: str) -> Engine:
@@ -110,12 +96,14 @@ class Store:
         """One run with its params decoded, or ``None``."""
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
-        return _decoded(dict(row)) if row else None
+        return decode_row(dict(row)) if row else None
 
     def find_runs(self, prefix: str) -> list[str]:
         """Ids of runs starting with ``prefix`` (for short ids typed by people)."""
         with self.engine.connect() as connection:
-            rows = connection.execute(sa.select(runs.c.id).where(runs.c.id.like(f"{prefix}%")).limit(5))
+            rows = connection.execute(
+                sa.select(runs.c.id).where(runs.c.id.startswith(prefix, autoescape=True)).limit(5)
+            )
             return [r[0] for r in rows]
 
     def list_runs(
@@ -133,7 +121,7 @@ class Store:
             if value is not None:
                 query = query.where(runs.c[column] == value)
         with self.engine.connect() as connection:
-            return [_decoded(dict(row)) for row in connection.execute(query).mappings()]
+            return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
 
     def page_runs(
         self, filters: dict[str, str | None], sort: str = "-created", limit: int = 100, offset: int = 0
@@ -145,7 +133,7 @@ class Store:
         query = sa.select(runs).where(*conditions).order_by(order.desc() if sort.startswith("-") else order.asc())
         counted = sa.select(sa.func.count()).select_from(runs).where(*conditions)
         with self.engine.connect() as connection:
-            rows = [_decoded(dict(r)) for r in connection.execute(query.limit(limit).offset(offset)).mappings()]
+            rows = [decode_row(dict(r)) for r in connection.execute(query.limit(limit).offset(offset)).mappings()]
             total = int(connection.execute(counted).scalar_one())
         return rows, total
 
@@ -156,7 +144,7 @@ class Store:
         )
         query = sa.select(runs).where(changed).order_by(runs.c.created.desc()).limit(1000)
         with self.engine.connect() as connection:
-            return [_decoded(dict(r)) for r in connection.execute(query).mappings()]
+            return [decode_row(dict(r)) for r in connection.execute(query).mappings()]
 
     def count_runs(self) -> int:
         with self.engine.connect() as connection:
@@ -214,10 +202,10 @@ class Store:
 
     def add_artifact(self, run_id: str, name: str, data: bytes, media_type: str) -> Path:
         """Write an artifact file under ``.cellfleet/artifacts/RUN/`` and record it."""
-        safe = Path(name).name or "artifact"
         folder = self.root / run_id
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / safe
+        path = _unique(folder, Path(name).name or "artifact")
+        safe = path.name
         path.write_bytes(data)
         with self.engine.begin() as connection:
             connection.execute(
@@ -263,6 +251,16 @@ class Store:
 _JSON_FIELDS = ("params", "inputs", "environment")
 
 
+def _unique(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name-2``, ``name-3``... when taken: artifacts never overwrite each other."""
+    path, stem, suffix = folder / name, Path(name).stem, Path(name).suffix
+    count = 1
+    while path.exists():
+        count += 1
+        path = folder / f"{stem}-{count}{suffix}"
+    return path
+
+
 def encode_json(value: Any) -> str:
     """The stored JSON form of params, input fingerprints and environments (stable key order)."""
     return json.dumps(value, sort_keys=True, default=repr)
@@ -272,7 +270,8 @@ def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: encode_json(v) if k in _JSON_FIELDS else v for k, v in fields.items()}
 
 
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored run row with its JSON fields (params, inputs, environment) decoded."""
     for key in _JSON_FIELDS:
         if isinstance(row.get(key), str):
             row[key] = json.loads(row[key])

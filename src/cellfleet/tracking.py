@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import json
 import platform
 import queue
 import sys
@@ -143,7 +142,3 @@ class RunRecorder:
 
 def _kernel_environment() -> dict[str, str]:
     return {"python": platform.python_version(), "kernel_host": platform.node()}
-
-
-def environment_json(environment: dict[str, str]) -> str:
-    return json.dumps(environment, sort_keys=True)

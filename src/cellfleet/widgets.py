@@ -81,6 +81,8 @@ class StatusView:
         from IPython import get_ipython
         from IPython.display import display
 
+        if self._mode == "off":
+            return
         if self._mode == "auto" and not hasattr(get_ipython(), "kernel"):
             self._mode = "off"  # a terminal cannot update a line in place: show nothing
             return
