@@ -95,8 +95,13 @@ def bench_lateness(folder: Path, url: str, occurrences: int) -> dict[str, float]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
-    late = [r["started"] - r["environment"]["due"] for r in jobs.job_runs(job["id"], 10_000) if r["started"]]
-    return {"n": len(late), "p50": statistics.median(late), "p95": _quantile(late, 0.95), "max": max(late)}
+    runs = [r for r in jobs.job_runs(job["id"], 10_000) if r["started"]]
+    launched = [r["environment"]["launched"] - r["environment"]["due"] for r in runs]
+    started = [r["started"] - r["environment"]["due"] for r in runs]
+    return {
+        "n": len(runs), "p50": statistics.median(launched), "p95": _quantile(launched, 0.95), "max": max(launched),
+        "process_p50": statistics.median(started), "process_p95": _quantile(started, 0.95),
+    }  # fmt: skip
 
 
 def bench_idle_cpu(folder: Path, url: str, seconds: float) -> float:
@@ -151,8 +156,12 @@ def main() -> None:
         f"{working['ratio']:.3f} | ≤ 1.10 |"
     )
     print(
-        f"| lateness, start - due, {lateness['n']} occurrences every 2 s (s) | {lateness['p50']:.3f} | "
+        f"| lateness, launch - due, {lateness['n']} occurrences every 2 s (s) | {lateness['p50']:.3f} | "
         f"p95 {lateness['p95']:.3f} | max {lateness['max']:.3f} | p95 ≤ 1 s |"
+    )
+    print(
+        f"| same, until the run's process is up and recording (s) | {lateness['process_p50']:.3f} | "
+        f"p95 {lateness['process_p95']:.3f} | Python start-up of the run | |"
     )
     print(f"| scheduler idle CPU, % of a core over {15 if args.quick else 60} s | {idle:.2f} | | | |")
     RESULTS.mkdir(exist_ok=True)

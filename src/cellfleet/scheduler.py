@@ -179,7 +179,7 @@ class Scheduler:
             kind="production", job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
             code_hash=job["version"], params=job["params"], status="running", started=now,
             attempt=occurrence["attempt"], owner=self.id, occurrence_id=occurrence["id"],
-            environment={"kernel": job["kernel"], "due": occurrence["due"]},
+            environment={"kernel": job["kernel"], "due": occurrence["due"], "launched": now},
         )  # fmt: skip
         self.jobs.set_occurrence(occurrence["id"], run_id=run_id)  # linked before anything can crash
         try:
