@@ -143,3 +143,26 @@ async def test_bad_job_requests_are_refused_with_the_fix(jp_fetch, store, jp_roo
     write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"])
     code, text = await refused(jp_fetch, "jobs", method="POST", body=body)
     assert code == status and message in text
+
+
+async def test_the_event_stream_pushes_new_runs(jp_fetch, store):
+    import asyncio
+
+    received: list[bytes] = []
+
+    def on_chunk(chunk: bytes) -> None:
+        received.append(chunk)
+
+    stream = asyncio.ensure_future(
+        jp_fetch("cellfleet", "api", "events", streaming_callback=on_chunk, request_timeout=30)
+    )
+    await asyncio.sleep(0.5)
+    run_id = store.create_run(notebook="live.ipynb", status="running")
+    for _ in range(100):
+        if any(run_id.encode() in chunk for chunk in received):
+            break
+        await asyncio.sleep(0.1)
+    stream.cancel()
+    text = b"".join(received).decode()
+    assert text.startswith("data: ") and run_id in text
+    assert json.loads(text.split("data: ", 1)[1].split("\n\n", 1)[0])["runs"][0]["id"] == run_id
