@@ -38,27 +38,25 @@ def test_catchup_decides_what_happens_to_missed_occurrences(store, tmp_path, cat
     assert due[-1] == pytest.approx(60)
 
 
-def _running_run(store: Store, job: dict) -> None:
+def _due_while_running(store: Store, tmp_path, overlap: str) -> tuple[JobStore, dict]:
+    """A job whose previous run still goes when its next occurrence comes due; one tick."""
+    job = _job(store, tmp_path, overlap=overlap, schedule=None)
+    jobs = JobStore(store)
     store.create_run(kind="production", job_id=job["id"], status="running", owner="someone")
+    jobs.add_occurrence(job["id"], job["created"])
+    Scheduler(store)._launch({job["id"]: jobs.get_job(job["id"])}, job["created"] + 1)
+    return jobs, job
 
 
 def test_overlap_skip_records_a_skipped_run(store, tmp_path):
-    job = _job(store, tmp_path, overlap="skip", schedule=None)
-    jobs = JobStore(store)
-    _running_run(store, job)
-    jobs.add_occurrence(job["id"], job["created"])
-    Scheduler(store)._launch({job["id"]: jobs.get_job(job["id"])}, job["created"] + 1)
+    jobs, job = _due_while_running(store, tmp_path, "skip")
     skipped = [r for r in jobs.job_runs(job["id"]) if r["status"] == "skipped"]
     assert len(skipped) == 1 and "--overlap skip" in skipped[0]["error"]
     assert not jobs.ready_occurrences(float("inf"))
 
 
 def test_overlap_queue_waits_for_the_previous_run(store, tmp_path):
-    job = _job(store, tmp_path, overlap="queue", schedule=None)
-    jobs = JobStore(store)
-    _running_run(store, job)
-    jobs.add_occurrence(job["id"], job["created"])
-    Scheduler(store)._launch({job["id"]: jobs.get_job(job["id"])}, job["created"] + 1)
+    jobs, job = _due_while_running(store, tmp_path, "queue")
     assert len(jobs.ready_occurrences(float("inf"))) == 1  # still queued, nothing started
     assert all(r["status"] == "running" for r in jobs.job_runs(job["id"]))
 
