@@ -78,14 +78,16 @@ def _runs_show(store: Any, args: argparse.Namespace) -> str:
 
 def _runs_compare(store: Any, args: argparse.Namespace) -> str:
     from .compare import Row, render_text
+    from .summaries import duration
 
     ids = [_resolve(store, prefix) for prefix in args.runs]
     finals = store.final_metrics(ids)
     rows = []
     for index, run_id in enumerate(ids):
         run = store.get_run(run_id)
-        seconds = run["ended"] - (run["started"] or run["created"]) if run["ended"] else None
-        rows.append(Row(index, run_id, run["params"], run["status"], seconds, finals[run_id], error=run["error"] or ""))
+        rows.append(
+            Row(index, run_id, run["params"], run["status"], duration(run), finals[run_id], error=run["error"] or "")
+        )
     return render_text(rows, {})
 
 

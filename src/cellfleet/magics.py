@@ -207,8 +207,7 @@ class CellfleetMagics(Magics):
     @cell_magic
     def remote(self, line: str, cell: str) -> Any:
         options = parse_remote_options(line)
-        _check_settings()
-        return self.runner.run(options, cell)
+        return self.runner.run(options, cell, _check_settings())
 
     remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
 

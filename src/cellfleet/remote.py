@@ -80,9 +80,9 @@ class RemoteRunner:
         self.pending: dict[str, PendingCell] = {}
         self.variants = Variants(shell)
 
-    def run(self, options: RemoteOptions, code: str) -> Any:
+    def run(self, options: RemoteOptions, code: str, settings: Settings | None = None) -> Any:
         """Run ``code`` remotely; returns what the cell displays as ``Out[n]``."""
-        prepared = self._prepare(options, code)
+        prepared = self._prepare(options, code, settings or load_settings())
         if options.fans_out:
             return self.variants.run(prepared)
         inputs = pack(prepared.analysis.reads, self.shell.user_ns, prepared.session.address)
@@ -96,8 +96,7 @@ class RemoteRunner:
         cell = prepared.make_cell(inputs, status, LiveOutput(), recorder)
         return self._apply(cell, cell.run(), prepared.analysis)
 
-    def _prepare(self, options: RemoteOptions, code: str) -> Prepared:
-        settings = load_settings()
+    def _prepare(self, options: RemoteOptions, code: str, settings: Settings) -> Prepared:
         label = options.name or f"In[{cell_number(self.shell)}]"
         source, analysis = self._analyse(code, label, options)
         self._wait_for_writers(analysis.reads, label)

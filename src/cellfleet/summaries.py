@@ -7,10 +7,11 @@ from typing import Any
 
 from .store import Store, open_store
 
-__all__ = ["run_page", "run_rows", "runs"]
+__all__ = ["duration", "run_page", "run_rows", "runs"]
 
 
-def _duration(run: dict[str, Any]) -> float | None:
+def duration(run: dict[str, Any]) -> float | None:
+    """Seconds from a run's start (or creation) to its end; ``None`` while it runs."""
     start, end = run.get("started") or run.get("created"), run.get("ended")
     return round(end - start, 3) if start and end else None
 
@@ -28,7 +29,7 @@ def run_rows(store: Store, limit: int = 50, **filters: Any) -> list[dict[str, An
             "notebook": run["notebook"],
             "cell": run["cell_name"],
             "created": dt.datetime.fromtimestamp(run["created"]).isoformat(timespec="seconds"),
-            "seconds": _duration(run),
+            "seconds": duration(run),
             "worker": run["worker"],
             "gpu": run["gpu"],
         }
