@@ -1,16 +1,27 @@
 # Cellfleet: the commands people and CI share.
-#   make demo   create .venv, install, run examples/quickstart.ipynb headless and print it
-#   make test   create .venv, install, lint, run the whole test suite
-#   make lab    open JupyterLab with the cellfleet kernel
+#   make demo   create .venv, build the labextension, install, run examples/quickstart.ipynb headless and print it
+#   make test   the same install, then lint, pytest, jest and the Galata browser tests
+#   make lab    open JupyterLab with the cellfleet kernel and the Experiments panel
 #   make bench  run the benchmarks and print their tables
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+UI_STAMP   := tests/ui/node_modules/.installed
+EXTENSION  := labextension/static/style.js
+TS_SOURCES := $(wildcard jupyter_ext/*.ts jupyter_ext/*.tsx style/*) package.json tsconfig.json
 
-.PHONY: demo test lint lab bench gpu-check clean
+.PHONY: demo test lint lab bench gpu-check ui-test chromium clean
 
-$(STAMP): pyproject.toml
+$(NODE_STAMP): package.json $(wildcard package-lock.json)
+	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+	touch $@
+
+$(EXTENSION): $(NODE_STAMP) $(TS_SOURCES)
+	npm run build:prod
+
+$(STAMP): pyproject.toml $(EXTENSION)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
@@ -22,12 +33,26 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	npm run lint
 
 test: lint
+	npm test
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) ui-test
+
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+$(UI_STAMP): tests/ui/package.json $(wildcard tests/ui/package-lock.json)
+	cd tests/ui && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund)
+	touch $@
+
+ui-test: $(STAMP) $(UI_STAMP) chromium
+	cd tests/ui && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx playwright test
 
 lab: $(STAMP)
-	$(PY) -m pip install -q "jupyterlab>=4.2"
 	$(VENV)/bin/jupyter lab examples/
 
 bench: $(STAMP)
@@ -39,4 +64,4 @@ gpu-check: $(STAMP)
 	bash scripts/gpu-check
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules lib labextension tests/ui/node_modules

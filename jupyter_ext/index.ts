@@ -1,0 +1,160 @@
+/** The plugins: the Experiments sidebar, the compare view, commands and the status-bar item. */
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { KernelMessage } from '@jupyterlab/services';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { CellfleetApi, LiveFeed } from './api';
+import { CompareWidget } from './compare';
+import { ExperimentsPanel } from './panel';
+import { RunningStatus } from './status';
+import { CommandIDs, IJob, IRun } from './tokens';
+
+const ICON = new LabIcon({
+  name: 'cellfleet:experiments',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M9 2h6v2h-1v5.3l5.6 9.4A2 2 0 0 1 17.9 22H6.1a2 2 0 0 1-1.7-3.3L10 9.3V4H9z' +
+    'M12 11.2 8.3 17h7.4z"/></g></svg>'
+});
+
+const RUN_ID = /^[0-9a-zA-Z_.-]+$/;
+
+/** Run `%adopt RUN` in the active notebook's kernel; returns what it printed, or throws its error. */
+async function adoptInKernel(tracker: INotebookTracker, run: IRun): Promise<string> {
+  const kernel = tracker.currentWidget?.sessionContext.session?.kernel;
+  if (!kernel) {
+    throw new Error('open the notebook whose kernel ran this variant, and start its kernel');
+  }
+  if (!RUN_ID.test(run.id)) {
+    throw new Error(`run id ${JSON.stringify(run.id)} is not valid`);
+  }
+  let printed = '';
+  let failure = '';
+  const future = kernel.requestExecute({ code: `%adopt ${run.id}`, store_history: false });
+  future.onIOPub = message => {
+    if (KernelMessage.isStreamMsg(message)) {
+      printed += message.content.text;
+    } else if (KernelMessage.isErrorMsg(message)) {
+      failure = message.content.evalue;
+    }
+  };
+  await future.done;
+  if (failure) {
+    throw new Error(failure);
+  }
+  return printed.trim();
+}
+
+async function confirmDelete(job: IJob): Promise<boolean> {
+  const result = await showDialog({
+    title: `Delete job ${job.name}?`,
+    body: 'Its schedule stops; its past runs stay in the store.',
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+  });
+  return result.button.accept;
+}
+
+function addCommands(
+  app: JupyterFrontEnd,
+  api: CellfleetApi,
+  panel: ExperimentsPanel,
+  tracker: INotebookTracker
+) {
+  const { commands, shell } = app;
+  commands.addCommand(CommandIDs.openPanel, {
+    label: 'Show Experiments',
+    execute: () => shell.activateById(panel.id)
+  });
+  commands.addCommand(CommandIDs.compare, {
+    label: 'Compare Runs',
+    execute: args => {
+      const widget = new MainAreaWidget({ content: new CompareWidget(api, args.ids as string[]) });
+      widget.title.label = `Compare ${(args.ids as string[]).length} runs`;
+      shell.add(widget, 'main');
+    }
+  });
+  commands.addCommand(CommandIDs.adopt, {
+    label: 'Adopt Run',
+    execute: async args => {
+      try {
+        Notification.success(await adoptInKernel(tracker, args.run as unknown as IRun), {
+          autoClose: 5000
+        });
+      } catch (error) {
+        Notification.error(`Adopt failed: ${(error as Error).message}`, { autoClose: 8000 });
+      }
+    }
+  });
+  commands.addCommand(CommandIDs.promote, {
+    label: 'Promote Notebook to a Job…',
+    execute: () => {
+      shell.activateById(panel.id);
+      panel.promote(null);
+    }
+  });
+  commands.addCommand(CommandIDs.openOutput, {
+    label: 'Open Output Notebook',
+    execute: args => {
+      const run = args.run as unknown as IRun;
+      if (!run.output_notebook) {
+        Notification.error(
+          `the output of run ${run.id} is outside the server root: open ${run.output_path}`
+        );
+        return;
+      }
+      return commands.execute('docmanager:open', { path: run.output_notebook });
+    }
+  });
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'cellfleet:plugin',
+  description: 'The Experiments sidebar: runs live, compare view, promotion and jobs.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ILayoutRestorer, ICommandPalette, IStatusBar],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    statusBar: IStatusBar | null
+  ) => {
+    const api = new CellfleetApi();
+    const feed = new LiveFeed(api);
+    const run = (id: string) => (value: unknown) => app.commands.execute(id, value as never);
+    const panel = new ExperimentsPanel(api, feed, {
+      compare: ids => void run(CommandIDs.compare)({ ids }),
+      adopt: target => void run(CommandIDs.adopt)({ run: target }),
+      openOutput: target => void run(CommandIDs.openOutput)({ run: target }),
+      confirmDelete,
+      notify: message => void Notification.success(message, { autoClose: 5000 })
+    });
+    panel.title.icon = ICON;
+    app.shell.add(panel, 'left', { rank: 650 });
+    restorer?.add(panel, panel.id);
+    tracker.currentChanged.connect(
+      () => (panel.notebook = tracker.currentWidget?.context.path ?? '')
+    );
+    addCommands(app, api, panel, tracker);
+    for (const command of [CommandIDs.openPanel, CommandIDs.promote]) {
+      palette?.addItem({ command, category: 'Cellfleet' });
+    }
+    if (statusBar) {
+      const item = new RunningStatus(feed, () => app.shell.activateById(panel.id));
+      statusBar.registerStatusItem('cellfleet:running', { item, align: 'left', rank: 5 });
+    }
+    feed.start();
+  }
+};
+
+export default plugin;

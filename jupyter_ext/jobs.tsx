@@ -1,0 +1,162 @@
+/** The Jobs tab: each job's schedule, next run, last status, actions and run history. */
+import * as React from 'react';
+
+import { CellfleetApi, LiveFeed } from './api';
+import { formatDuration, runDuration } from './logic';
+import type { IJob, IRun } from './tokens';
+
+const when = (seconds: number | null | undefined): string =>
+  seconds ? new Date(seconds * 1000).toLocaleString() : '—';
+
+function scheduleText(job: IJob): string {
+  if (!job.schedule) {
+    return 'on demand';
+  }
+  const [kind, value] = job.schedule.split(':', 2);
+  return kind === 'cron' ? `cron ${value}` : `every ${formatDuration(Number(value))}`;
+}
+
+function History(props: {
+  api: CellfleetApi;
+  job: IJob;
+  openOutput: (run: IRun) => void;
+}): JSX.Element {
+  const [runs, setRuns] = React.useState<IRun[] | null>(null);
+  React.useEffect(() => {
+    void props.api.getJob(props.job.id).then(detail => setRuns(detail.runs));
+  }, [props.job]);
+  if (!runs) {
+    return <div className="cf-history">loading…</div>;
+  }
+  if (!runs.length) {
+    return <div className="cf-history">no runs yet</div>;
+  }
+  return (
+    <table className="cf-history" aria-label={`runs of ${props.job.name}`}>
+      <tbody>
+        {runs.map(run => (
+          <tr key={run.id}>
+            <td>{when(run.created)}</td>
+            <td className={`cf-status-${run.status}`}>{run.status}</td>
+            <td>{formatDuration(runDuration(run))}</td>
+            <td>
+              <button
+                className="jp-mod-styled"
+                disabled={!run.output_path}
+                onClick={() => props.openOutput(run)}
+              >
+                Open output
+              </button>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function JobCard(props: {
+  api: CellfleetApi;
+  job: IJob;
+  act: (job: IJob, action: 'pause' | 'resume' | 'run-now' | 'delete') => void;
+  openOutput: (run: IRun) => void;
+}): JSX.Element {
+  const { job } = props;
+  const [open, setOpen] = React.useState(false);
+  return (
+    <li className="cf-job" data-job={job.name}>
+      <div className="cf-job-head">
+        <button className="cf-job-name" aria-expanded={open} onClick={() => setOpen(!open)}>
+          {open ? '▾ ' : '▸ '}
+          {job.name}
+        </button>
+        <span className={`cf-status-${job.last_run?.status ?? 'none'}`}>
+          {job.last_run?.status ?? 'never run'}
+        </span>
+      </div>
+      <dl className="cf-job-facts">
+        <dt>schedule</dt>
+        <dd>{scheduleText(job)}</dd>
+        <dt>next run</dt>
+        <dd>{job.paused ? 'paused' : when(job.next_run)}</dd>
+        <dt>retries</dt>
+        <dd>{job.retries}</dd>
+      </dl>
+      <div className="cf-job-actions">
+        <button className="jp-mod-styled" onClick={() => props.act(job, 'run-now')}>
+          Run now
+        </button>
+        <button
+          className="jp-mod-styled"
+          onClick={() => props.act(job, job.paused ? 'resume' : 'pause')}
+        >
+          {job.paused ? 'Resume' : 'Pause'}
+        </button>
+        <button className="jp-mod-styled jp-mod-warn" onClick={() => props.act(job, 'delete')}>
+          Delete
+        </button>
+      </div>
+      {open ? <History api={props.api} job={job} openOutput={props.openOutput} /> : null}
+    </li>
+  );
+}
+
+/** The Jobs tab. */
+export function JobsView(props: {
+  api: CellfleetApi;
+  feed: LiveFeed;
+  openOutput: (run: IRun) => void;
+  confirmDelete: (job: IJob) => Promise<boolean>;
+}): JSX.Element {
+  const [jobs, setJobs] = React.useState<IJob[] | null>(null);
+  const [error, setError] = React.useState('');
+  const reload = React.useCallback(() => {
+    props.api.listJobs().then(
+      found => (setJobs(found), setError('')),
+      failure => setError(failure.message)
+    );
+  }, [props.api]);
+  React.useEffect(() => {
+    reload();
+    const onChange = (_: LiveFeed, runs: IRun[]): void => {
+      if (runs.some(run => run.kind === 'production')) {
+        reload();
+      }
+    };
+    props.feed.changed.connect(onChange);
+    return () => void props.feed.changed.disconnect(onChange);
+  }, [reload]);
+  const act = async (
+    job: IJob,
+    action: 'pause' | 'resume' | 'run-now' | 'delete'
+  ): Promise<void> => {
+    try {
+      if (action === 'delete') {
+        if (await props.confirmDelete(job)) {
+          await props.api.deleteJob(job.id);
+        }
+      } else {
+        await props.api.jobAction(job.id, action);
+      }
+      reload();
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
+  return (
+    <div className="cf-jobs">
+      <div className="cf-summary" aria-live="polite">
+        {error
+          ? `⚠ ${error}`
+          : jobs
+            ? `${jobs.length} job${jobs.length === 1 ? '' : 's'}`
+            : 'loading jobs…'}
+      </div>
+      <ul className="cf-job-list">
+        {(jobs ?? []).map(job => (
+          <JobCard key={job.id} api={props.api} job={job} act={act} openOutput={props.openOutput} />
+        ))}
+      </ul>
+    </div>
+  );
+}

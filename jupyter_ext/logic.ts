@@ -1,0 +1,298 @@
+/**
+ * The panel's pure logic: parameter diffs, choosing the best run, chart series, grouping,
+ * live merging, row windowing and the promote form's validation. No JupyterLab imports, so
+ * jest tests it directly.
+ */
+import type { IRun, MetricSeries, ParamValue } from './tokens';
+
+/** One parameter across the compared runs. */
+export interface IParamRow {
+  name: string;
+  values: Array<ParamValue | undefined>;
+  differs: boolean;
+}
+
+/** Stable text of a parameter value, for comparing and showing. */
+export function formatValue(value: ParamValue | undefined): string {
+  if (value === undefined) {
+    return '—';
+  }
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
+  }
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Every parameter of the runs, in first-seen order, flagged where the runs disagree. */
+export function paramDiff(runs: Pick<IRun, 'params'>[]): IParamRow[] {
+  const names: string[] = [];
+  for (const run of runs) {
+    for (const name of Object.keys(run.params)) {
+      if (!names.includes(name)) {
+        names.push(name);
+      }
+    }
+  }
+  return names.map(name => {
+    const values = runs.map(run => (name in run.params ? run.params[name] : undefined));
+    const differs = new Set(values.map(value => formatValue(value))).size > 1;
+    return { name, values, differs };
+  });
+}
+
+const LOWER_IS_BETTER =
+  /(loss|err|error|mse|rmse|mae|mape|perplexity|latency|time|seconds|duration|wer|cer)/i;
+
+/** Whether a lower value of the metric is better, by its name (loss, error, latency...). */
+export function lowerIsBetter(metric: string): boolean {
+  return LOWER_IS_BETTER.test(metric);
+}
+
+/** For each metric, the ids of the runs holding its best final value (ties all win). */
+export function bestRuns(
+  finals: Record<string, Record<string, number>>,
+  direction: (metric: string) => 'min' | 'max' = m => (lowerIsBetter(m) ? 'min' : 'max')
+): Record<string, string[]> {
+  const best: Record<string, { value: number; ids: string[] }> = {};
+  for (const [runId, metrics] of Object.entries(finals)) {
+    for (const [metric, value] of Object.entries(metrics)) {
+      if (!Number.isFinite(value)) {
+        continue;
+      }
+      const current = best[metric];
+      const better = direction(metric) === 'min' ? value < current?.value : value > current?.value;
+      if (!current || better) {
+        best[metric] = { value, ids: [runId] };
+      } else if (value === current.value) {
+        current.ids.push(runId);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(best).map(([metric, entry]) => [metric, entry.ids]));
+}
+
+/** Names of the metrics of several runs, sorted. */
+export function metricNames(finals: Record<string, Record<string, number>>): string[] {
+  const names = new Set<string>();
+  Object.values(finals).forEach(metrics => Object.keys(metrics).forEach(name => names.add(name)));
+  return [...names].sort();
+}
+
+export interface IPoint {
+  x: number;
+  y: number;
+}
+
+export interface ISeriesLine {
+  runId: string;
+  points: IPoint[];
+}
+
+export interface IChart {
+  metric: string;
+  lines: ISeriesLine[];
+  xMin: number;
+  xMax: number;
+  yMin: number;
+  yMax: number;
+}
+
+/** Keep at most `limit` points: evenly strided, always keeping the first and last. */
+export function downsample(points: IPoint[], limit: number): IPoint[] {
+  if (points.length <= limit || limit < 2) {
+    return points;
+  }
+  const stride = (points.length - 1) / (limit - 1);
+  return Array.from({ length: limit }, (_, i) => points[Math.round(i * stride)]);
+}
+
+/** One chart per metric, each with a line per run; x is the step, or the point's index. */
+export function chartSeries(
+  series: Record<string, MetricSeries>,
+  runIds: string[],
+  limit = 400
+): IChart[] {
+  const byMetric = new Map<string, ISeriesLine[]>();
+  for (const runId of runIds) {
+    for (const [metric, raw] of Object.entries(series[runId] ?? {})) {
+      const points = raw
+        .map(([step, value], index) => ({ x: step ?? index, y: value }))
+        .filter(point => Number.isFinite(point.y));
+      if (!points.length) {
+        continue;
+      }
+      const lines = byMetric.get(metric) ?? [];
+      lines.push({ runId, points: downsample(points, limit) });
+      byMetric.set(metric, lines);
+    }
+  }
+  return [...byMetric.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([metric, lines]) => ({ metric, lines, ...bounds(lines) }));
+}
+
+function bounds(lines: ISeriesLine[]): Omit<IChart, 'metric' | 'lines'> {
+  const xs = lines.flatMap(line => line.points.map(p => p.x));
+  const ys = lines.flatMap(line => line.points.map(p => p.y));
+  return {
+    xMin: Math.min(...xs),
+    xMax: Math.max(...xs),
+    yMin: Math.min(...ys),
+    yMax: Math.max(...ys)
+  };
+}
+
+/** An SVG path of a line scaled into a `width` x `height` box (y grows upward). */
+export function svgPath(line: ISeriesLine, chart: IChart, width: number, height: number): string {
+  const xSpan = chart.xMax - chart.xMin || 1;
+  const ySpan = chart.yMax - chart.yMin || 1;
+  return line.points
+    .map((p, i) => {
+      const x = ((p.x - chart.xMin) / xSpan) * width;
+      const y = height - ((p.y - chart.yMin) / ySpan) * height;
+      return `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
+    })
+    .join(' ');
+}
+
+export interface ICellGroup {
+  cell: string;
+  runs: IRun[];
+  running: number;
+}
+
+/** Runs grouped by cell, groups in the order their first run appears. */
+export function groupByCell(runs: IRun[]): ICellGroup[] {
+  const groups = new Map<string, ICellGroup>();
+  for (const run of runs) {
+    const cell = run.cell_name || '(unnamed cell)';
+    const group = groups.get(cell) ?? { cell, runs: [], running: 0 };
+    group.runs.push(run);
+    group.running += isActive(run) ? 1 : 0;
+    groups.set(cell, group);
+  }
+  return [...groups.values()];
+}
+
+/** Whether a run is queued or running. */
+export function isActive(run: Pick<IRun, 'status'>): boolean {
+  return run.status === 'running' || run.status === 'queued';
+}
+
+/**
+ * Rows after a change feed message: known runs are replaced (keeping their final metrics
+ * unless the change brings some), new runs that `accept` are put first. Returns the rows and
+ * how many were added.
+ */
+export function mergeChanges(
+  rows: IRun[],
+  changed: IRun[],
+  accept: (run: IRun) => boolean
+): { rows: IRun[]; added: number } {
+  const index = new Map(rows.map((run, i) => [run.id, i]));
+  const next = rows.slice();
+  const fresh: IRun[] = [];
+  for (const run of changed) {
+    const at = index.get(run.id);
+    if (at !== undefined) {
+      next[at] = {
+        ...next[at],
+        ...run,
+        final_metrics: run.final_metrics ?? next[at].final_metrics
+      };
+    } else if (accept(run)) {
+      fresh.push(run);
+      index.set(run.id, -1);
+    }
+  }
+  fresh.sort((a, b) => b.created - a.created);
+  return { rows: [...fresh, ...next], added: fresh.length };
+}
+
+/** Counts for the status bar: running remote cells and running variants. */
+export function activeCounts(runs: IRun[]): { cells: number; variants: number } {
+  const active = runs.filter(isActive);
+  const variants = active.filter(run => run.kind === 'variant').length;
+  return { cells: active.length - variants, variants };
+}
+
+/** The rows to render for a scroll position: [start, end) with `overscan` rows either side. */
+export function visibleWindow(
+  scrollTop: number,
+  viewport: number,
+  rowHeight: number,
+  total: number,
+  overscan = 8
+): { start: number; end: number } {
+  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
+  const count = Math.ceil(viewport / rowHeight);
+  return {
+    start: Math.max(0, first - overscan),
+    end: Math.min(total, first + count + overscan)
+  };
+}
+
+/** Sort runs by a column: a run field, `param.NAME` or `metric.NAME`; missing values last. */
+export function sortRuns(runs: IRun[], column: string, descending: boolean): IRun[] {
+  const key = (run: IRun): ParamValue | undefined => {
+    if (column.startsWith('param.')) {
+      return run.params[column.slice(6)];
+    }
+    if (column.startsWith('metric.')) {
+      return run.final_metrics?.[column.slice(7)];
+    }
+    return (run as unknown as Record<string, ParamValue>)[column];
+  };
+  const sign = descending ? -1 : 1;
+  return runs.slice().sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    if (x === undefined || x === null) {
+      return y === undefined || y === null ? 0 : 1;
+    }
+    if (y === undefined || y === null) {
+      return -1;
+    }
+    if (typeof x === 'number' && typeof y === 'number') {
+      return sign * (x - y);
+    }
+    return sign * formatValue(x).localeCompare(formatValue(y));
+  });
+}
+
+/** Whether a run matches a free-text filter: `name=value` on params, or text anywhere. */
+export function matchesFilter(run: IRun, filter: string): boolean {
+  const text = filter.trim().toLowerCase();
+  if (!text) {
+    return true;
+  }
+  const pair = /^([\w.]+)\s*=\s*(.+)$/.exec(text);
+  if (pair) {
+    const value = run.params[pair[1]] ?? run.final_metrics?.[pair[1]];
+    return value !== undefined && formatValue(value).toLowerCase() === pair[2].trim();
+  }
+  const haystack = [run.id, run.status, run.cell_name, run.kind, JSON.stringify(run.params)];
+  return haystack.join(' ').toLowerCase().includes(text);
+}
+
+/** Seconds as a short duration: 850ms, 12.3s, 4m 05s, 2h 10m. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) {
+    return '—';
+  }
+  if (seconds < 1) {
+    return `${Math.round(seconds * 1000)}ms`;
+  }
+  if (seconds < 60) {
+    return `${seconds.toFixed(1)}s`;
+  }
+  if (seconds < 3600) {
+    return `${Math.floor(seconds / 60)}m ${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
+  }
+  return `${Math.floor(seconds / 3600)}h ${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** A run's duration in seconds, or null while it runs. */
+export function runDuration(run: Pick<IRun, 'created' | 'started' | 'ended'>): number | null {
+  const start = run.started ?? run.created;
+  return run.ended && start ? run.ended - start : null;
+}

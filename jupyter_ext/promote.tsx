@@ -1,0 +1,116 @@
+/** The promote dialog: schedule, params prefilled from a run, retries, timeout, notify. */
+import * as React from 'react';
+
+import { IPromoteForm, validateForm } from './validation';
+
+interface IFieldProps {
+  form: IPromoteForm;
+  errors: Partial<Record<keyof IPromoteForm, string>>;
+  name: keyof IPromoteForm;
+  label: string;
+  set: (name: keyof IPromoteForm, value: string) => void;
+  multiline?: boolean;
+}
+
+function Field(props: IFieldProps): JSX.Element {
+  const id = `cf-promote-${props.name}`;
+  const error = props.errors[props.name];
+  const common = {
+    id,
+    name: props.name,
+    value: props.form[props.name],
+    'aria-invalid': Boolean(error),
+    'aria-describedby': error ? `${id}-error` : undefined,
+    onChange: (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
+      props.set(props.name, event.target.value)
+  };
+  return (
+    <div className="cf-field">
+      <label htmlFor={id}>{props.label}</label>
+      {props.multiline ? <textarea rows={4} {...common} /> : <input type="text" {...common} />}
+      {error ? (
+        <div className="cf-field-error" id={`${id}-error`} role="alert">
+          {error}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/** The dialog; `submit` returns the server's refusal, or '' when the job was created. */
+export function PromoteDialog(props: {
+  initial: IPromoteForm;
+  submit: (form: IPromoteForm) => Promise<string>;
+  close: () => void;
+}): JSX.Element {
+  const [form, setForm] = React.useState(props.initial);
+  const [refusal, setRefusal] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const errors = validateForm(form);
+  const set = (name: keyof IPromoteForm, value: string): void =>
+    setForm({ ...form, [name]: value });
+  const field = (name: keyof IPromoteForm, label: string, multiline = false): JSX.Element => (
+    <Field form={form} errors={errors} name={name} label={label} set={set} multiline={multiline} />
+  );
+  const send = async (event: React.FormEvent): Promise<void> => {
+    event.preventDefault();
+    setBusy(true);
+    const message = await props.submit(form);
+    setBusy(false);
+    message ? setRefusal(message) : props.close();
+  };
+  return (
+    <div
+      className="cf-modal"
+      role="dialog"
+      aria-modal="true"
+      aria-labelledby="cf-promote-title"
+      onKeyDown={event => event.key === 'Escape' && props.close()}
+    >
+      <form className="cf-dialog" onSubmit={send}>
+        <h2 id="cf-promote-title">Promote {form.notebook} to a job</h2>
+        {field('name', 'Job name')}
+        <fieldset className="cf-field">
+          <legend>Schedule</legend>
+          {(['cron', 'every', 'none'] as const).map(kind => (
+            <label key={kind} className="cf-radio">
+              <input
+                type="radio"
+                name="scheduleKind"
+                value={kind}
+                checked={form.scheduleKind === kind}
+                onChange={() => set('scheduleKind', kind)}
+              />
+              {kind === 'none' ? 'on demand' : kind}
+            </label>
+          ))}
+        </fieldset>
+        {form.scheduleKind === 'cron'
+          ? field('cron', 'Cron (minute hour day month weekday)')
+          : null}
+        {form.scheduleKind === 'every' ? field('every', 'Every (30m, 2h, 1d)') : null}
+        {field('params', 'Parameters (JSON)', true)}
+        {field('retries', 'Retries')}
+        {field('timeout', 'Timeout (empty for none)')}
+        {field('notify', 'Notify URL on failure (optional)')}
+        {refusal ? (
+          <div className="cf-error" role="alert">
+            ⚠ {refusal}
+          </div>
+        ) : null}
+        <div className="cf-dialog-buttons">
+          <button type="button" className="jp-mod-styled jp-mod-reject" onClick={props.close}>
+            Cancel
+          </button>
+          <button
+            type="submit"
+            className="jp-mod-styled jp-mod-accept"
+            disabled={busy || Object.keys(errors).length > 0}
+          >
+            Promote
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}

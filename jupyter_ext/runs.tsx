@@ -1,0 +1,226 @@
+/** The runs tab: loads pages from the server, follows the live feed, holds the selection. */
+import * as React from 'react';
+
+import { ApiError, CellfleetApi, LiveFeed } from './api';
+import { isActive, matchesFilter, mergeChanges, sortRuns } from './logic';
+import { IColumn, RunsTable } from './table';
+import type { IRun } from './tokens';
+
+const PAGE = 200;
+const SERVER_SORTS = ['created', 'status', 'cell_name', 'started', 'ended', 'kind'];
+
+/** What the runs tab asks its host to do with the selection. */
+export interface IRunActions {
+  compare: (ids: string[]) => void;
+  adopt: (run: IRun) => void;
+  promote: (run: IRun | null) => void;
+  openOutput: (run: IRun) => void;
+}
+
+export interface IRunsViewProps {
+  api: CellfleetApi;
+  feed: LiveFeed;
+  notebook: string;
+  actions: IRunActions;
+}
+
+interface IState {
+  runs: IRun[];
+  total: number;
+  error: string;
+  loading: boolean;
+}
+
+function useRuns(
+  props: IRunsViewProps,
+  status: string,
+  sort: { column: string; descending: boolean }
+) {
+  const [state, setState] = React.useState<IState>({
+    runs: [],
+    total: 0,
+    error: '',
+    loading: true
+  });
+  const serverSort = SERVER_SORTS.includes(sort.column)
+    ? `${sort.descending ? '-' : ''}${sort.column}`
+    : '-created';
+  const query = { notebook: props.notebook, status, sort: serverSort };
+  const load = React.useCallback(
+    async (offset: number) => {
+      try {
+        const page = await props.api.listRuns({ ...query, limit: PAGE, offset });
+        setState(old => ({
+          runs: offset
+            ? [...old.runs, ...page.runs.filter(r => !old.runs.some(o => o.id === r.id))]
+            : page.runs,
+          total: page.total,
+          error: '',
+          loading: false
+        }));
+      } catch (error) {
+        setState(old => ({ ...old, error: (error as ApiError).message, loading: false }));
+      }
+    },
+    [props.api, props.notebook, status, serverSort]
+  );
+  React.useEffect(() => {
+    setState(old => ({ ...old, loading: true }));
+    void load(0);
+  }, [load]);
+  React.useEffect(() => {
+    const accept = (run: IRun): boolean =>
+      (!props.notebook || run.notebook === props.notebook) && (!status || run.status === status);
+    const onChange = (_: LiveFeed, changed: IRun[]): void => {
+      setState(old => {
+        const merged = mergeChanges(old.runs, changed, accept);
+        return { ...old, runs: merged.rows, total: old.total + merged.added };
+      });
+      if (changed.some(run => !isActive(run))) {
+        void refreshFinals();
+      }
+    };
+    const refreshFinals = async (): Promise<void> => {
+      const page = await props.api.listRuns({ ...query, limit: PAGE, offset: 0 });
+      setState(old => ({
+        ...old,
+        ...mergeChanges(old.runs, page.runs, () => true),
+        total: page.total
+      }));
+    };
+    props.feed.changed.connect(onChange);
+    return () => {
+      props.feed.changed.disconnect(onChange);
+    };
+  }, [props.feed, props.notebook, status, serverSort]);
+  return { state, loadMore: () => state.runs.length < state.total && void load(state.runs.length) };
+}
+
+function columnsOf(runs: IRun[]): IColumn[] {
+  const params = new Set<string>();
+  const metrics = new Set<string>();
+  for (const run of runs.slice(0, 500)) {
+    Object.keys(run.params).forEach(name => params.add(name));
+    Object.keys(run.final_metrics ?? {}).forEach(name => metrics.add(name));
+  }
+  return [
+    { key: 'status', label: 'status' },
+    { key: 'cell_name', label: 'run' },
+    ...[...params].map(name => ({ key: `param.${name}`, label: name })),
+    ...[...metrics].sort().map(name => ({ key: `metric.${name}`, label: name })),
+    { key: 'duration', label: 'time' }
+  ];
+}
+
+function Toolbar(props: {
+  selected: IRun[];
+  actions: IRunActions;
+  status: string;
+  setStatus: (status: string) => void;
+  filter: string;
+  setFilter: (text: string) => void;
+}): JSX.Element {
+  const one = props.selected.length === 1 ? props.selected[0] : null;
+  return (
+    <div className="cf-toolbar">
+      <input
+        className="cf-filter"
+        type="search"
+        placeholder="filter: text or lr=0.01"
+        aria-label="filter runs"
+        value={props.filter}
+        onChange={event => props.setFilter(event.target.value)}
+      />
+      <select
+        aria-label="status"
+        value={props.status}
+        onChange={event => props.setStatus(event.target.value)}
+      >
+        {['', 'running', 'queued', 'succeeded', 'failed', 'interrupted'].map(value => (
+          <option key={value} value={value}>
+            {value || 'any status'}
+          </option>
+        ))}
+      </select>
+      <button
+        className="jp-mod-styled jp-mod-accept"
+        disabled={props.selected.length < 2}
+        onClick={() => props.actions.compare(props.selected.map(run => run.id))}
+      >
+        Compare
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!one || one.kind !== 'variant'}
+        onClick={() => one && props.actions.adopt(one)}
+      >
+        Adopt
+      </button>
+      <button className="jp-mod-styled" onClick={() => props.actions.promote(one)}>
+        Promote…
+      </button>
+      <button
+        className="jp-mod-styled"
+        disabled={!one?.output_path}
+        onClick={() => one && props.actions.openOutput(one)}
+      >
+        Open output
+      </button>
+    </div>
+  );
+}
+
+/** The runs tab. */
+export function RunsView(props: IRunsViewProps): JSX.Element {
+  const [status, setStatus] = React.useState('');
+  const [filter, setFilter] = React.useState('');
+  const [sort, setSort] = React.useState({ column: 'created', descending: true });
+  const [selected, setSelected] = React.useState<ReadonlySet<string>>(new Set());
+  const { state, loadMore } = useRuns(props, status, sort);
+  const shown = React.useMemo(() => {
+    const filtered = state.runs.filter(run => matchesFilter(run, filter));
+    return SERVER_SORTS.includes(sort.column)
+      ? filtered
+      : sortRuns(filtered, sort.column, sort.descending);
+  }, [state.runs, filter, sort]);
+  const columns = React.useMemo(() => columnsOf(state.runs), [state.runs]);
+  const toggle = (id: string): void => {
+    const next = new Set(selected);
+    next.has(id) ? next.delete(id) : next.add(id);
+    setSelected(next);
+  };
+  const onSort = (column: string): void =>
+    setSort(old => ({
+      column,
+      descending: old.column === column ? !old.descending : column === 'created'
+    }));
+  return (
+    <div className="cf-runs">
+      <Toolbar
+        selected={state.runs.filter(run => selected.has(run.id))}
+        actions={props.actions}
+        status={status}
+        setStatus={setStatus}
+        filter={filter}
+        setFilter={setFilter}
+      />
+      <div className="cf-summary" aria-live="polite">
+        {state.error
+          ? `⚠ ${state.error}`
+          : state.loading
+            ? 'loading runs…'
+            : `${state.total} run${state.total === 1 ? '' : 's'}${props.notebook ? ` of ${props.notebook}` : ''}` +
+              (selected.size ? ` · ${selected.size} selected` : '')}
+      </div>
+      <RunsTable
+        runs={shown}
+        columns={columns}
+        sort={sort}
+        selected={selected}
+        onSort={onSort}
+        onToggle={toggle}
+        onNearEnd={loadMore}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,178 @@
+/** The runs table: grouped by cell, sortable, virtualized (only the visible rows are in the DOM). */
+import * as React from 'react';
+
+import { formatDuration, formatValue, groupByCell, runDuration, visibleWindow } from './logic';
+import type { IRun } from './tokens';
+
+export const ROW_HEIGHT = 28;
+
+export interface IColumn {
+  /** `status`, `created`, `cell_name`, `param.NAME` or `metric.NAME`. */
+  key: string;
+  label: string;
+}
+
+export interface ITableProps {
+  runs: IRun[];
+  columns: IColumn[];
+  sort: { column: string; descending: boolean };
+  selected: ReadonlySet<string>;
+  onSort: (column: string) => void;
+  onToggle: (runId: string) => void;
+  onNearEnd: () => void;
+}
+
+type Item = { header: string; count: number; running: number } | { run: IRun };
+
+function flatten(runs: IRun[], collapsed: ReadonlySet<string>): Item[] {
+  const items: Item[] = [];
+  for (const group of groupByCell(runs)) {
+    items.push({ header: group.cell, count: group.runs.length, running: group.running });
+    if (!collapsed.has(group.cell)) {
+      group.runs.forEach(run => items.push({ run }));
+    }
+  }
+  return items;
+}
+
+function cellText(run: IRun, key: string): string {
+  if (key.startsWith('param.')) {
+    return formatValue(run.params[key.slice(6)]);
+  }
+  if (key.startsWith('metric.')) {
+    return formatValue(run.final_metrics?.[key.slice(7)]);
+  }
+  if (key === 'duration') {
+    return formatDuration(runDuration(run));
+  }
+  if (key === 'cell_name') {
+    return run.variant === null || run.variant === undefined ? run.kind : `variant ${run.variant}`;
+  }
+  return formatValue((run as unknown as Record<string, string>)[key]);
+}
+
+function Header(props: Pick<ITableProps, 'columns' | 'sort' | 'onSort'>): JSX.Element {
+  return (
+    <div className="cf-row cf-head" role="row">
+      <span className="cf-cell cf-check" role="columnheader" aria-label="selected" />
+      {props.columns.map(column => {
+        const sorted = props.sort.column === column.key;
+        const order = sorted ? (props.sort.descending ? 'descending' : 'ascending') : 'none';
+        return (
+          <button
+            key={column.key}
+            className="cf-cell cf-sort"
+            role="columnheader"
+            aria-sort={order}
+            title={`sort by ${column.label}`}
+            onClick={() => props.onSort(column.key)}
+          >
+            {column.label}
+            {sorted ? (props.sort.descending ? ' ▾' : ' ▴') : ''}
+          </button>
+        );
+      })}
+    </div>
+  );
+}
+
+function RunRow(props: {
+  run: IRun;
+  columns: IColumn[];
+  selected: boolean;
+  onToggle: (runId: string) => void;
+  top: number;
+}): JSX.Element {
+  const { run } = props;
+  const toggle = (event: React.KeyboardEvent): void => {
+    if (event.key === ' ' || event.key === 'Enter') {
+      event.preventDefault();
+      props.onToggle(run.id);
+    }
+  };
+  return (
+    <div
+      className={`cf-row cf-run${props.selected ? ' cf-selected' : ''}`}
+      role="row"
+      aria-selected={props.selected}
+      tabIndex={0}
+      style={{ top: props.top }}
+      data-run={run.id}
+      onKeyDown={toggle}
+      onClick={() => props.onToggle(run.id)}
+    >
+      <span className="cf-cell cf-check" role="gridcell">
+        <input
+          type="checkbox"
+          tabIndex={-1}
+          checked={props.selected}
+          aria-label={`select run ${run.id}`}
+          readOnly
+        />
+      </span>
+      {props.columns.map(column => (
+        <span
+          key={column.key}
+          className={`cf-cell${column.key === 'status' ? ` cf-status cf-status-${run.status}` : ''}`}
+          role="gridcell"
+          title={cellText(run, column.key)}
+        >
+          {cellText(run, column.key)}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+/** The table: a header, then group headers and run rows in one scrolled, windowed list. */
+export function RunsTable(props: ITableProps): JSX.Element {
+  const [scroll, setScroll] = React.useState({ top: 0, height: 600 });
+  const [collapsed, setCollapsed] = React.useState<ReadonlySet<string>>(new Set());
+  const items = React.useMemo(() => flatten(props.runs, collapsed), [props.runs, collapsed]);
+  const { start, end } = visibleWindow(scroll.top, scroll.height, ROW_HEIGHT, items.length);
+  const onScroll = (event: React.UIEvent<HTMLDivElement>): void => {
+    const target = event.currentTarget;
+    setScroll({ top: target.scrollTop, height: target.clientHeight });
+    if (target.scrollTop + target.clientHeight > target.scrollHeight - 20 * ROW_HEIGHT) {
+      props.onNearEnd();
+    }
+  };
+  const toggleGroup = (cell: string): void => {
+    const next = new Set(collapsed);
+    next.has(cell) ? next.delete(cell) : next.add(cell);
+    setCollapsed(next);
+  };
+  return (
+    <div className="cf-table" role="grid" aria-rowcount={items.length + 1} aria-label="runs">
+      <Header columns={props.columns} sort={props.sort} onSort={props.onSort} />
+      <div className="cf-body" onScroll={onScroll}>
+        <div className="cf-spacer" style={{ height: items.length * ROW_HEIGHT }}>
+          {items.slice(start, end).map((item, i) =>
+            'header' in item ? (
+              <button
+                key={`group:${item.header}`}
+                className="cf-row cf-group"
+                style={{ top: (start + i) * ROW_HEIGHT }}
+                aria-expanded={!collapsed.has(item.header)}
+                onClick={() => toggleGroup(item.header)}
+              >
+                {collapsed.has(item.header) ? '▸ ' : '▾ '}
+                {item.header} · {item.count} run{item.count === 1 ? '' : 's'}
+                {item.running ? ` · ${item.running} running` : ''}
+              </button>
+            ) : (
+              <RunRow
+                key={item.run.id}
+                run={item.run}
+                columns={props.columns}
+                selected={props.selected.has(item.run.id)}
+                onToggle={props.onToggle}
+                top={(start + i) * ROW_HEIGHT}
+              />
+            )
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}

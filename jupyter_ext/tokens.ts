@@ -1,0 +1,111 @@
+/** Command ids and the shapes the server API returns (see cellfleet.handlers). */
+
+export namespace CommandIDs {
+  export const openPanel = 'cellfleet:open-experiments';
+  export const compare = 'cellfleet:compare-runs';
+  export const adopt = 'cellfleet:adopt-run';
+  export const promote = 'cellfleet:promote';
+  export const openOutput = 'cellfleet:open-output';
+}
+
+export type RunStatus =
+  'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted' | 'skipped' | string;
+
+export type ParamValue =
+  string | number | boolean | null | ParamValue[] | { [key: string]: ParamValue };
+
+/** A run as listed: its params and final metrics. */
+export interface IRun {
+  id: string;
+  notebook: string;
+  cell_name: string;
+  kind: 'interactive' | 'variant' | 'production' | string;
+  status: RunStatus;
+  params: Record<string, ParamValue>;
+  group_id: string | null;
+  variant: number | null;
+  created: number;
+  started: number | null;
+  ended: number | null;
+  worker: string | null;
+  gpu: string | null;
+  error: string | null;
+  job_id: string | null;
+  output_path: string | null;
+  /** The executed notebook's path inside the server root, when it lies there. */
+  output_notebook?: string | null;
+  output?: string;
+  final_metrics?: Record<string, number>;
+}
+
+export interface IRunPage {
+  runs: IRun[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** A metric's points: [step (or null), value]. */
+export type MetricSeries = Record<string, Array<[number | null, number]>>;
+
+export interface IArtifact {
+  id: number;
+  name: string;
+  media_type: string;
+  size: number;
+}
+
+export interface IRunDetail {
+  run: IRun;
+  metrics: MetricSeries;
+  artifacts: IArtifact[];
+}
+
+export interface ICompareResult {
+  runs: IRun[];
+  final_metrics: Record<string, Record<string, number>>;
+  series: Record<string, MetricSeries>;
+}
+
+export interface IJob {
+  id: string;
+  name: string;
+  notebook: string;
+  params: Record<string, ParamValue>;
+  schedule: string | null;
+  retries: number;
+  timeout: number | null;
+  paused: boolean;
+  created: number;
+  next_run?: number | null;
+  last_run?: { id: string; status: RunStatus; created: number; ended: number | null } | null;
+}
+
+export interface IJobDetail {
+  job: IJob;
+  runs: IRun[];
+}
+
+/** What the promote dialog sends to POST jobs. */
+export interface IPromoteRequest {
+  notebook: string;
+  name?: string;
+  cron?: string;
+  every?: string;
+  params?: Record<string, ParamValue>;
+  retries?: number;
+  timeout?: string;
+  notify?: string;
+  from_run?: string;
+}
+
+/** Query of the runs list. */
+export interface IRunQuery {
+  notebook?: string;
+  cell?: string;
+  kind?: string;
+  status?: string;
+  sort?: string;
+  limit?: number;
+  offset?: number;
+}
