@@ -17,6 +17,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .errors import CellfleetError, PromotionError
+from .server_paths import notebook_spellings, shown_run
 from .store import Store, open_store
 
 __all__ = ["ROUTES"]
@@ -31,6 +32,14 @@ class _Handler(APIHandler):
     @property
     def store(self) -> Store:
         return open_store(self.settings.get("cellfleet_db"))
+
+    @property
+    def root(self) -> str:
+        """The server's root folder: notebooks are named relative to it."""
+        return self.settings.get("server_root_dir") or "."
+
+    def shown(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [shown_run(run, self.root) for run in runs]
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -80,10 +89,15 @@ class RunsHandler(_Handler):
         sort = self.get_query_argument("sort", "-created")
         if sort.lstrip("-") not in _SORTS:
             raise web.HTTPError(400, f"sort must be one of {', '.join(_SORTS)} (prefix - for descending)")
-        filters = {key: self.get_query_argument(key, None) for key in ("notebook", "cell", "kind", "status")}
+        filters: dict[str, Any] = {
+            key: self.get_query_argument(key, None) for key in ("notebook", "cell", "kind", "status")
+        }
+        filters["notebook"] = notebook_spellings(self.root, filters["notebook"])
         limit = self.integer("limit", 100, 1, _MAX_PAGE)
         offset = self.integer("offset", 0, 0, 10**9)
-        self.reply(run_page(self.store, sort=sort, limit=limit, offset=offset, **filters))
+        page = run_page(self.store, sort=sort, limit=limit, offset=offset, **filters)
+        page["runs"] = self.shown(page["runs"])
+        self.reply(page)
 
 
 class RunHandler(_Handler):
@@ -93,6 +107,7 @@ class RunHandler(_Handler):
     def get(self, run_id: str) -> None:
         run = self.run_or_404(run_id)
         artifacts = [{k: a[k] for k in ("id", "name", "media_type", "size")} for a in self.store.list_artifacts(run_id)]
+        run = shown_run(run, self.root)
         self.reply({"run": run, "metrics": self.store.metric_series(run_id), "artifacts": artifacts})
 
 
@@ -121,7 +136,7 @@ class CompareHandler(_Handler):
         ids = [part for part in self.get_query_argument("ids", "").split(",") if part]
         if not 2 <= len(ids) <= 50:
             raise web.HTTPError(400, "give 2 to 50 run ids, like compare?ids=abc123,def456")
-        runs = [self.run_or_404(run_id) for run_id in ids]
+        runs = self.shown([self.run_or_404(run_id) for run_id in ids])
         finals = self.store.final_metrics(ids)
         series = {run_id: self.store.metric_series(run_id) for run_id in ids}
         self.reply({"runs": runs, "final_metrics": finals, "series": series})
@@ -137,7 +152,7 @@ class ChangesHandler(_Handler):
         except ValueError:
             raise web.HTTPError(400, "since must be a time in seconds, as returned in `now`") from None
         now = time.time()
-        self.reply({"now": now, "runs": self.store.changed_runs(since)})
+        self.reply({"now": now, "runs": self.shown(self.store.changed_runs(since))})
 
 
 class EventsHandler(_Handler):
@@ -150,7 +165,7 @@ class EventsHandler(_Handler):
         await self.flush()
         since = time.time()
         while not self.request.connection.stream.closed():
-            now, changed = time.time(), self.store.changed_runs(since)
+            now, changed = time.time(), self.shown(self.store.changed_runs(since))
             if changed:
                 self.write(f"data: {json.dumps({'now': now, 'runs': changed}, default=str)}\n\n")
                 await self.flush()

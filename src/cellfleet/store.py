@@ -124,11 +124,16 @@ class Store:
             return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
 
     def page_runs(
-        self, filters: dict[str, str | None], sort: str = "-created", limit: int = 100, offset: int = 0
+        self, filters: dict[str, str | list[str] | None], sort: str = "-created", limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of runs matching ``filters`` (notebook, cell, kind, status), and how many match."""
+        """One page of runs matching ``filters`` (notebook, cell, kind, status: a value, or a list
+        of values any of which matches), and how many match."""
         columns = {"notebook": runs.c.notebook, "cell": runs.c.cell_id, "kind": runs.c.kind, "status": runs.c.status}
-        conditions = [columns[key] == value for key, value in filters.items() if value is not None]
+        conditions = [
+            columns[key].in_(value) if isinstance(value, list | tuple) else columns[key] == value
+            for key, value in filters.items()
+            if value is not None
+        ]
         order = runs.c[sort.lstrip("-")]
         query = sa.select(runs).where(*conditions).order_by(order.desc() if sort.startswith("-") else order.asc())
         counted = sa.select(sa.func.count()).select_from(runs).where(*conditions)

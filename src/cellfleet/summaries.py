@@ -39,7 +39,7 @@ def run_rows(store: Store, limit: int = 50, **filters: Any) -> list[dict[str, An
     return rows
 
 
-def run_page(store: Store, sort: str, limit: int, offset: int, **filters: str | None) -> dict[str, Any]:
+def run_page(store: Store, sort: str, limit: int, offset: int, **filters: Any) -> dict[str, Any]:
     """A page of runs for the panel: each with its final metrics, and the total that match."""
     rows, total = store.page_runs(filters, sort, limit, offset)
     finals = store.final_metrics(run["id"] for run in rows)

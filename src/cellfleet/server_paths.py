@@ -1,0 +1,41 @@
+"""Paths as the Jupyter server shows them: a notebook recorded with its absolute path (as a
+kernel's ``JPY_SESSION_NAME`` gives it) appears relative to the server root, the way
+JupyterLab names it, and a filter by a relative path finds both spellings."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = ["notebook_spellings", "shown_run"]
+
+
+def _inside(root: Path, recorded: str) -> str | None:
+    """``recorded`` relative to ``root`` (POSIX separators) when it is an absolute path inside it."""
+    path = Path(recorded)
+    if not recorded or not path.is_absolute():
+        return None
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def shown_run(run: dict[str, Any], root: str | Path) -> dict[str, Any]:
+    """The run with ``notebook`` relative to the root where it lies there, and
+    ``output_notebook``: the executed notebook's path inside the root, or ``None``."""
+    base = Path(root)
+    run["notebook"] = _inside(base, run.get("notebook") or "") or run.get("notebook") or ""
+    run["output_notebook"] = _inside(base, run.get("output_path") or "")
+    return run
+
+
+def notebook_spellings(root: str | Path, notebook: str | None) -> list[str] | None:
+    """The ways a run may have recorded ``notebook`` (as given, and absolute under the root)."""
+    if not notebook:
+        return None
+    spellings = [notebook]
+    relative = PurePosixPath(notebook)
+    if not relative.is_absolute() and ".." not in relative.parts:
+        spellings.append(str(Path(root).resolve() / relative))
+    return spellings

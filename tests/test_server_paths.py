@@ -1,0 +1,45 @@
+"""Notebooks as the server names them: a run recorded with an absolute path inside the server
+root is listed, filtered and linked relative to it (the way JupyterLab names the notebook)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cellfleet.server_paths import notebook_spellings, shown_run
+from cellfleet.store import Store
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
+
+
+async def get(jp_fetch, *path: str, **params: str):
+    response = await jp_fetch("cellfleet", "api", *path, params=params)
+    return json.loads(response.body)
+
+
+async def test_absolute_notebook_paths_are_listed_relative_to_the_root(jp_fetch, jp_root_dir, monkeypatch):
+    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))
+    store = Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")
+    notebook = jp_root_dir / "work" / "train.ipynb"
+    output = jp_root_dir / ".cellfleet" / "outputs" / "run.ipynb"
+    absolute = store.create_run(notebook=str(notebook), kind="production", output_path=str(output))
+    relative = store.create_run(notebook="work/train.ipynb", kind="variant")
+    store.create_run(notebook=str(jp_root_dir / "other.ipynb"), kind="variant")
+
+    page = await get(jp_fetch, "runs", notebook="work/train.ipynb")
+    assert sorted(run["id"] for run in page["runs"]) == sorted([absolute, relative]) and page["total"] == 2
+    assert {run["notebook"] for run in page["runs"]} == {"work/train.ipynb"}
+    detail = await get(jp_fetch, "runs", absolute)
+    assert detail["run"]["output_notebook"] == ".cellfleet/outputs/run.ipynb"
+    assert (await get(jp_fetch, "changes", since="0"))["runs"][0]["notebook"] in {"work/train.ipynb", "other.ipynb"}
+
+
+def test_paths_outside_the_root_stay_as_recorded(tmp_path):
+    run = shown_run({"notebook": "/elsewhere/a.ipynb", "output_path": "/elsewhere/out.ipynb"}, tmp_path)
+    assert (run["notebook"], run["output_notebook"]) == ("/elsewhere/a.ipynb", None)
+    assert notebook_spellings(tmp_path, "../a.ipynb") == ["../a.ipynb"]
+    assert notebook_spellings(tmp_path, None) is None

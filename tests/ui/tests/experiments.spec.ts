@@ -1,0 +1,94 @@
+/**
+ * The Experiments panel in a real JupyterLab: a variant cell's runs appear live, two are
+ * compared, the notebook is promoted from the dialog and the job shows in the Jobs tab.
+ * Screenshots of the panel and the compare view, light and dark, land in screenshots/.
+ */
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+const SHOTS = path.resolve(__dirname, '..', 'screenshots');
+const PANEL = '#cellfleet-experiments';
+
+async function shoot(page: IJupyterLabPageFixture, selector: string, name: string): Promise<void> {
+  await page.locator(selector).screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+async function openVariantsNotebook(page: IJupyterLabPageFixture, tmpPath: string): Promise<string> {
+  const notebook = `${tmpPath}/variants.ipynb`;
+  await page.contents.uploadFile(path.resolve(__dirname, '..', 'notebooks', 'variants.ipynb'), notebook);
+  await page.notebook.openByPath(notebook);
+  await page.notebook.activate('variants.ipynb');
+  await page.sidebar.openTab('cellfleet-experiments');
+  return notebook;
+}
+
+test.use({ autoGoto: true });
+
+test('variant runs appear live, compare, promote and find the job', async ({ page, tmpPath }) => {
+  const notebook = await openVariantsNotebook(page, tmpPath);
+  const panel = page.locator(PANEL);
+  await expect(panel.locator('.cf-summary')).toContainText(`0 runs of ${notebook}`);
+
+  // Run the whole notebook without waiting: the runs must show up while they run.
+  await page.evaluate(() => {
+    void (window as any).jupyterapp.commands.execute('notebook:run-all-cells');
+  });
+  await expect(panel.locator('.cf-run .cf-status-running').first()).toBeVisible({ timeout: 120_000 });
+  await expect(panel.locator('.cf-run')).toHaveCount(3);
+  await expect(panel.locator('.cf-run .cf-status-succeeded')).toHaveCount(3, { timeout: 120_000 });
+  await expect(panel.locator('.cf-group')).toContainText('3 runs');
+  await expect(panel.locator('.cf-head')).toContainText('loss');
+  await shoot(page, PANEL, 'panel-light');
+
+  // Compare two runs.
+  const rows = panel.locator('.cf-run');
+  await rows.nth(0).click();
+  await rows.nth(1).click();
+  await expect(rows.nth(0)).toHaveAttribute('aria-selected', 'true');
+  await panel.getByRole('button', { name: 'Compare' }).click();
+  const compare = page.locator('.cf-compare');
+  await expect(compare).toBeVisible();
+  await expect(compare.locator('tr.cf-differs th')).toHaveText(['lr']);
+  await expect(compare.locator('td.cf-best')).toHaveCount(2); // best loss, best accuracy
+  await expect(compare.locator('.cf-chart')).toHaveCount(2);
+  await expect(compare.locator('.cf-chart').first().locator('path')).toHaveCount(2);
+  await shoot(page, '.cf-compare-widget', 'compare-light');
+
+  await page.theme.setDarkTheme();
+  await shoot(page, '.cf-compare-widget', 'compare-dark');
+  await page.sidebar.openTab('cellfleet-experiments');
+  await shoot(page, PANEL, 'panel-dark');
+  await page.theme.setLightTheme();
+
+  // Promote from the dialog, with the params of one run.
+  await rows.nth(1).click();
+  await expect(panel.locator('.cf-run[aria-selected="true"]')).toHaveCount(1);
+  await panel.getByRole('button', { name: 'Promote…' }).click();
+  const dialog = panel.getByRole('dialog');
+  await expect(dialog.getByLabel('Parameters (JSON)')).toHaveValue(/"lr"/);
+  await dialog.getByLabel('Job name').fill('nightly train');
+  await expect(dialog.getByRole('alert')).toContainText('letters, digits');
+  await expect(dialog.getByRole('button', { name: 'Promote' })).toBeDisabled();
+  await dialog.getByLabel('Job name').fill('nightly-train');
+  await dialog.getByLabel('Cron (minute hour day month weekday)').fill('30 3 * * *');
+  await dialog.getByRole('button', { name: 'Promote' }).click();
+
+  await expect(panel.getByRole('tab', { name: 'Jobs' })).toHaveAttribute('aria-selected', 'true');
+  const job = panel.locator('[data-job="nightly-train"]');
+  await expect(job).toContainText('cron 30 3 * * *');
+  await expect(job).toContainText('never run');
+  await job.getByRole('button', { name: 'Pause' }).click();
+  await expect(job).toContainText('paused');
+  await expect(job.getByRole('button', { name: 'Resume' })).toBeVisible();
+});
+
+test('the panel is reachable by keyboard and labelled', async ({ page, tmpPath }) => {
+  await openVariantsNotebook(page, tmpPath);
+  const panel = page.locator(PANEL);
+  await expect(panel.getByRole('tablist', { name: 'Experiments' })).toBeVisible();
+  await expect(panel.getByRole('grid', { name: 'runs' })).toBeVisible();
+  await expect(panel.getByLabel('filter runs')).toBeVisible();
+  await panel.getByRole('tab', { name: 'Jobs' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(panel.getByRole('tab', { name: 'Jobs' })).toHaveAttribute('aria-selected', 'true');
+});
