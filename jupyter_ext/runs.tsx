@@ -84,7 +84,7 @@ function useRuns(
       const page = await props.api.listRuns({ ...query, limit: PAGE, offset: 0 });
       setState(old => ({
         ...old,
-        ...mergeChanges(old.runs, page.runs, () => true),
+        runs: mergeChanges(old.runs, page.runs, () => true).rows,
         total: page.total
       }));
     };
@@ -104,8 +104,8 @@ function columnsOf(runs: IRun[]): IColumn[] {
     Object.keys(run.final_metrics ?? {}).forEach(name => metrics.add(name));
   }
   return [
-    { key: 'status', label: 'status' },
-    { key: 'cell_name', label: 'run' },
+    { key: 'status', label: '' },
+    { key: 'cell_name', label: 'variant' },
     ...[...params].map(name => ({ key: `param.${name}`, label: name })),
     ...[...metrics].sort().map(name => ({ key: `metric.${name}`, label: name })),
     { key: 'duration', label: 'time' }

@@ -6,6 +6,15 @@ import type { IRun } from './tokens';
 
 export const ROW_HEIGHT = 28;
 
+const STATUS_MARKS: Record<string, string> = {
+  queued: '◌',
+  running: '◐',
+  succeeded: '✔',
+  failed: '✘',
+  interrupted: '■',
+  skipped: '–'
+};
+
 export interface IColumn {
   /** `status`, `created`, `cell_name`, `param.NAME` or `metric.NAME`. */
   key: string;
@@ -46,7 +55,7 @@ function cellText(run: IRun, key: string): string {
     return formatDuration(runDuration(run));
   }
   if (key === 'cell_name') {
-    return run.variant === null || run.variant === undefined ? run.kind : `variant ${run.variant}`;
+    return run.variant === null || run.variant === undefined ? run.kind : `#${run.variant}`;
   }
   return formatValue((run as unknown as Record<string, string>)[key]);
 }
@@ -110,16 +119,28 @@ function RunRow(props: {
           readOnly
         />
       </span>
-      {props.columns.map(column => (
-        <span
-          key={column.key}
-          className={`cf-cell${column.key === 'status' ? ` cf-status cf-status-${run.status}` : ''}`}
-          role="gridcell"
-          title={cellText(run, column.key)}
-        >
-          {cellText(run, column.key)}
-        </span>
-      ))}
+      {props.columns.map(column =>
+        column.key === 'status' ? (
+          <span
+            key="status"
+            className={`cf-cell cf-status cf-status-${run.status}`}
+            role="gridcell"
+            title={run.status}
+            aria-label={run.status}
+          >
+            {STATUS_MARKS[run.status] ?? '•'}
+          </span>
+        ) : (
+          <span
+            key={column.key}
+            className="cf-cell"
+            role="gridcell"
+            title={cellText(run, column.key)}
+          >
+            {cellText(run, column.key)}
+          </span>
+        )
+      )}
     </div>
   );
 }

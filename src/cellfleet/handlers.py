@@ -41,6 +41,15 @@ class _Handler(APIHandler):
     def shown(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [shown_run(run, self.root) for run in runs]
 
+    def changed_runs(self, since: float) -> list[dict[str, Any]]:
+        """Runs changed since ``since`` and every running run, each with its latest metrics."""
+        changed = self.shown(self.store.changed_runs(since))
+        finals = self.store.final_metrics(run["id"] for run in changed)
+        for run in changed:
+            run["final_metrics"] = finals.get(run["id"], {})
+            run.pop("code", None)
+        return changed
+
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(payload, default=str))
@@ -152,7 +161,7 @@ class ChangesHandler(_Handler):
         except ValueError:
             raise web.HTTPError(400, "since must be a time in seconds, as returned in `now`") from None
         now = time.time()
-        self.reply({"now": now, "runs": self.shown(self.store.changed_runs(since))})
+        self.reply({"now": now, "runs": self.changed_runs(since)})
 
 
 class EventsHandler(_Handler):
@@ -165,7 +174,7 @@ class EventsHandler(_Handler):
         await self.flush()
         since = time.time()
         while not self.request.connection.stream.closed():
-            now, changed = time.time(), self.shown(self.store.changed_runs(since))
+            now, changed = time.time(), self.changed_runs(since)
             if changed:
                 self.write(f"data: {json.dumps({'now': now, 'runs': changed}, default=str)}\n\n")
                 await self.flush()

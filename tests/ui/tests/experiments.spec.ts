@@ -13,9 +13,15 @@ async function shoot(page: IJupyterLabPageFixture, selector: string, name: strin
   await page.locator(selector).screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
-async function openVariantsNotebook(page: IJupyterLabPageFixture, tmpPath: string): Promise<string> {
+async function openVariantsNotebook(
+  page: IJupyterLabPageFixture,
+  tmpPath: string
+): Promise<string> {
   const notebook = `${tmpPath}/variants.ipynb`;
-  await page.contents.uploadFile(path.resolve(__dirname, '..', 'notebooks', 'variants.ipynb'), notebook);
+  await page.contents.uploadFile(
+    path.resolve(__dirname, '..', 'notebooks', 'variants.ipynb'),
+    notebook
+  );
   await page.notebook.openByPath(notebook);
   await page.notebook.activate('variants.ipynb');
   await page.sidebar.openTab('cellfleet-experiments');
@@ -33,7 +39,9 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await page.evaluate(() => {
     void (window as any).jupyterapp.commands.execute('notebook:run-all-cells');
   });
-  await expect(panel.locator('.cf-run .cf-status-running').first()).toBeVisible({ timeout: 120_000 });
+  await expect(panel.locator('.cf-run .cf-status-running').first()).toBeVisible({
+    timeout: 120_000
+  });
   await expect(panel.locator('.cf-run')).toHaveCount(3);
   await expect(panel.locator('.cf-run .cf-status-succeeded')).toHaveCount(3, { timeout: 120_000 });
   await expect(panel.locator('.cf-group')).toContainText('3 runs');
