@@ -2,6 +2,7 @@
 import * as React from 'react';
 
 import { ApiError, CellfleetApi, LiveFeed } from './api';
+import { RunDetails } from './details';
 import { isActive, matchesFilter, mergeChanges, sortRuns } from './logic';
 import { IColumn, RunsTable } from './table';
 import type { IRun } from './tokens';
@@ -221,6 +222,7 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
         onToggle={toggle}
         onNearEnd={loadMore}
       />
+      {selected.size === 1 ? <RunDetails api={props.api} runId={[...selected][0]} /> : null}
     </div>
   );
 }

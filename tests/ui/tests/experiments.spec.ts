@@ -42,6 +42,7 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await expect(panel.locator('.cf-run .cf-status-running').first()).toBeVisible({
     timeout: 120_000
   });
+  await expect(page.locator('.cf-statusbar-button')).toContainText(/[1-3] variants/);
   await expect(panel.locator('.cf-run')).toHaveCount(3);
   await expect(panel.locator('.cf-run .cf-status-succeeded')).toHaveCount(3, { timeout: 120_000 });
   await expect(panel.locator('.cf-group')).toContainText('3 runs');
@@ -68,9 +69,18 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await shoot(page, PANEL, 'panel-dark');
   await page.theme.setLightTheme();
 
-  // Promote from the dialog, with the params of one run.
+  // Adopt one run through the notebook's kernel.
   await rows.nth(1).click();
   await expect(panel.locator('.cf-run[aria-selected="true"]')).toHaveCount(1);
+  await expect(page.locator('.cf-statusbar-button')).toContainText('idle');
+  await expect(panel.locator('.cf-details')).toContainText('lr');
+  await expect(panel.locator('.cf-details')).toContainText('accuracy');
+  await panel.getByRole('button', { name: 'Adopt' }).click();
+  await expect(
+    page.getByText(/cellfleet: adopted run \w+ \(lr=0\.05\): assigned .*loss/)
+  ).toBeVisible();
+
+  // Promote from the dialog, with the params of one run.
   await panel.getByRole('button', { name: 'Promote…' }).click();
   const dialog = panel.getByRole('dialog');
   await expect(dialog.getByLabel('Parameters (JSON)')).toHaveValue(/"lr"/);

@@ -1,0 +1,106 @@
+"""The Experiments panel's first render in a real JupyterLab (headless Debian Chromium).
+
+    python benchmarks/bench_panel.py [--quick]
+
+For a store of 100 runs and one of 10,000 runs (with their metrics), it opens the notebook in
+JupyterLab, then times the Runs view from asking for it to its first rows on screen (page
+fetch + React render), repeatedly. Needs `make test`'s browser setup (tests/ui/node_modules,
+/usr/bin/chromium). Prints medians, p90 and the ratio to the small store; writes
+benchmarks/results/panel.json. Target: under 1 s with 10,000 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import sqlalchemy as sa
+
+from cellfleet.schema import metrics, runs
+from cellfleet.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results"
+UI = ROOT / "tests" / "ui"
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    return sorted(samples)[int(q * (len(samples) - 1))]
+
+
+def build_store(folder: Path, n_runs: int, steps: int, notebook: str = "bench.ipynb") -> None:
+    """A store of ``n_runs`` variant runs of ``notebook`` in 50 cells, each with a loss and an
+    accuracy series of ``steps`` points, inserted in bulk."""
+    store = Store(f"sqlite:///{folder / '.cellfleet' / 'cellfleet.db'}")
+    rng, now = random.Random(0), time.time()
+    run_rows, point_rows = [], []
+    for i in range(n_runs):
+        run_id = uuid.uuid4().hex[:12]
+        created = now - (n_runs - i)
+        params = {"lr": rng.choice([0.1, 0.01, 0.001]), "batch": rng.choice([32, 64, 128]), "seed": i}
+        run_rows.append(dict(id=run_id, notebook=notebook, cell_id=f"c{i % 50}", cell_name=f"In [{i % 50}]",
+                             kind="variant", status="succeeded", params=json.dumps(params), variant=i % 8,
+                             created=created, started=created, ended=created + 5.0))  # fmt: skip
+        for step in range(steps):
+            loss = 1.0 / (1 + step * params["lr"] * 10)
+            point_rows.append(dict(run_id=run_id, key="loss", step=step, value=loss, logged=created))
+            point_rows.append(dict(run_id=run_id, key="accuracy", step=step, value=1 - loss / 2, logged=created))
+    with store.engine.begin() as connection:
+        connection.execute(sa.insert(runs), run_rows)
+        connection.execute(sa.insert(metrics), point_rows)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("lr = 0.1")]
+    nbformat.write(nb, folder / notebook)
+
+
+def measure(folder: Path, repeats: int) -> dict:
+    out = folder / "samples.json"
+    env = {
+        **os.environ,
+        "CELLFLEET_ROOT": str(folder),
+        "JUPYTERLAB_GALATA_ROOT_DIR": str(folder),
+        "BENCH_OUT": str(out),
+        "BENCH_REPEATS": str(repeats),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    command = ["npx", "playwright", "test", "-c", "playwright.bench.config.ts"]
+    done = subprocess.run(command, cwd=UI, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 or not out.exists():
+        sys.exit(f"the browser benchmark failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 repeats, 10 metric steps per run")
+    args = parser.parse_args()
+    repeats, steps = (5, 10) if args.quick else (15, 50)
+    results = {}
+    for n_runs in (100, 10_000):
+        with tempfile.TemporaryDirectory(prefix="cellfleet-bench-panel-") as folder:
+            build_store(Path(folder), n_runs, steps)
+            results[n_runs] = measure(Path(folder), repeats)
+    base = statistics.median(results[100]["samples"])
+    print(f"\nfirst render of the Runs view (ms), {repeats} repeats; {steps} steps x 2 metrics per run\n")
+    print(f"{'store':>12} | {'median':>8} | {'p90':>8} | {'vs 100 runs':>11} | {'rows in DOM':>11} | target")
+    print("-" * 72)
+    for n_runs, found in results.items():
+        median, p90 = statistics.median(found["samples"]), _quantile(found["samples"], 0.9)
+        print(f"{n_runs:>7} runs | {median:8.1f} | {p90:8.1f} | {median / base:10.2f}x | {found['rows']:>11} | < 1000")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "panel.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
