@@ -1,5 +1,6 @@
 /** A typed client of the server routes under /cellfleet/api/, and the live change feed. */
 import { URLExt } from '@jupyterlab/coreutils';
+import type { INotebookContent } from '@jupyterlab/nbformat';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -42,6 +43,11 @@ export class CellfleetApi {
 
   getRun(id: string): Promise<IRunDetail> {
     return this.json(this.url('runs', id));
+  }
+
+  /** A production run's executed notebook. */
+  outputNotebook(id: string): Promise<INotebookContent> {
+    return this.json(this.url('runs', id, 'output'));
   }
 
   compare(ids: string[]): Promise<ICompareResult> {

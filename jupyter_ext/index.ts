@@ -8,12 +8,14 @@ import {
   showDialog
 } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { KernelMessage } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { CellfleetApi, LiveFeed } from './api';
 import { CompareWidget } from './compare';
+import { OutputNotebook } from './output';
 import { ExperimentsPanel } from './panel';
 import { RunningStatus } from './status';
 import { CommandIDs, IJob, IRun } from './tokens';
@@ -67,7 +69,8 @@ function addCommands(
   app: JupyterFrontEnd,
   api: CellfleetApi,
   panel: ExperimentsPanel,
-  tracker: INotebookTracker
+  tracker: INotebookTracker,
+  rendermime: IRenderMimeRegistry
 ) {
   const { commands, shell } = app;
   commands.addCommand(CommandIDs.openPanel, {
@@ -103,15 +106,18 @@ function addCommands(
   });
   commands.addCommand(CommandIDs.openOutput, {
     label: 'Open Output Notebook',
-    execute: args => {
+    execute: async args => {
       const run = args.run as unknown as IRun;
-      if (!run.output_notebook) {
-        Notification.error(
-          `the output of run ${run.id} is outside the server root: open ${run.output_path}`
-        );
-        return;
+      try {
+        const notebook = await api.outputNotebook(run.id);
+        const widget = new MainAreaWidget({
+          content: new OutputNotebook(run.id, notebook, rendermime)
+        });
+        widget.title.label = `Output of ${run.cell_name || run.id}`;
+        shell.add(widget, 'main');
+      } catch (error) {
+        Notification.error(`Open output: ${(error as Error).message}`, { autoClose: 8000 });
       }
-      return commands.execute('docmanager:open', { path: run.output_notebook });
     }
   });
 }
@@ -120,11 +126,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'cellfleet:plugin',
   description: 'The Experiments sidebar: runs live, compare view, promotion and jobs.',
   autoStart: true,
-  requires: [INotebookTracker],
+  requires: [INotebookTracker, IRenderMimeRegistry],
   optional: [ILayoutRestorer, ICommandPalette, IStatusBar],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     statusBar: IStatusBar | null
@@ -145,7 +152,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker.currentChanged.connect(
       () => (panel.notebook = tracker.currentWidget?.context.path ?? '')
     );
-    addCommands(app, api, panel, tracker);
+    addCommands(app, api, panel, tracker, rendermime);
     for (const command of [CommandIDs.openPanel, CommandIDs.promote]) {
       palette?.addItem({ command, category: 'Cellfleet' });
     }

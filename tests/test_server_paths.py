@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from cellfleet.server_paths import notebook_spellings, shown_run
 from cellfleet.store import Store
@@ -43,3 +44,22 @@ def test_paths_outside_the_root_stay_as_recorded(tmp_path):
     assert (run["notebook"], run["output_notebook"]) == ("/elsewhere/a.ipynb", None)
     assert notebook_spellings(tmp_path, "../a.ipynb") == ["../a.ipynb"]
     assert notebook_spellings(tmp_path, None) is None
+
+
+async def test_a_production_runs_output_notebook_is_served(jp_fetch, jp_root_dir, monkeypatch):
+    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))
+    store = Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")
+    output = jp_root_dir / ".cellfleet" / "runs" / "run1.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    served = store.create_run(kind="production", output_path=str(output))
+    outside = store.create_run(kind="production", output_path=str(jp_root_dir / "elsewhere.ipynb"))
+    interactive = store.create_run(kind="interactive")
+
+    response = await jp_fetch("cellfleet", "api", "runs", served, "output")
+    assert response.headers["Content-Type"] == "application/x-ipynb+json"
+    assert json.loads(response.body)["nbformat"] == 4
+    for run_id, message in ((outside, "not in the store's folder"), (interactive, "only production runs")):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch("cellfleet", "api", "runs", run_id, "output")
+        assert info.value.code == 404 and message in json.loads(info.value.response.body)["message"]

@@ -137,6 +137,26 @@ class ArtifactHandler(_Handler):
         self.finish(path.read_bytes(), set_content_type=found[0]["media_type"])
 
 
+class OutputHandler(_Handler):
+    """``GET runs/<id>/output``: a production run's executed notebook (nbformat JSON)."""
+
+    @web.authenticated
+    def get(self, run_id: str) -> None:
+        from .paths import project_root
+
+        run = self.run_or_404(run_id)
+        if not run.get("output_path"):
+            raise web.HTTPError(404, f"run {run_id} has no output notebook: only production runs keep one")
+        path = Path(run["output_path"]).resolve()
+        folders = {(project_root() / ".cellfleet").resolve(), self.store.root.resolve().parent}
+        if path.suffix != ".ipynb" or not any(folder in path.parents for folder in folders):
+            raise web.HTTPError(404, f"the output notebook of run {run_id} is not in the store's folder")
+        if not path.is_file():
+            raise web.HTTPError(404, f"the output notebook of run {run_id} is gone (it is written as the run starts)")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(path.read_bytes(), set_content_type="application/x-ipynb+json")
+
+
 class CompareHandler(_Handler):
     """``GET compare?ids=a,b``: runs side by side, with every metric's series."""
 
@@ -246,6 +266,7 @@ ROUTES = [
     (r"runs", RunsHandler),
     (rf"runs/{_ID}", RunHandler),
     (rf"runs/{_ID}/artifacts/([0-9]+)", ArtifactHandler),
+    (rf"runs/{_ID}/output", OutputHandler),
     (r"compare", CompareHandler),
     (r"changes", ChangesHandler),
     (r"events", EventsHandler),
