@@ -8,6 +8,5 @@ const config = require('./playwright.config');
 module.exports = {
   ...config,
   testDir: './bench',
-  testMatch: '**/*.bench.ts',
-  webServer: { ...config.webServer, env: { ...process.env } }
+  testMatch: '**/*.bench.ts'
 };

@@ -6,7 +6,10 @@ import { join } from 'path';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
-const store = mkdtempSync(join(tmpdir(), 'cellfleet-ui-store-'));
+// The store and the server root: the tests' own temporary folders unless the caller gives them
+// (the benchmark does); set in the environment so that the tests' processes see them too.
+process.env.CELLFLEET_ROOT ??= mkdtempSync(join(tmpdir(), 'cellfleet-ui-store-'));
+process.env.JUPYTERLAB_GALATA_ROOT_DIR ??= mkdtempSync(join(tmpdir(), 'cellfleet-ui-root-'));
 
 module.exports = {
   ...baseConfig,
@@ -37,6 +40,6 @@ module.exports = {
     url: 'http://localhost:8888/lab',
     timeout: 120_000,
     reuseExistingServer: false,
-    env: { ...process.env, CELLFLEET_ROOT: store }
+    env: { ...process.env }
   }
 };

@@ -4,6 +4,7 @@
  * Screenshots of the panel and the compare view, light and dark, land in screenshots/.
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { execFileSync } from 'child_process';
 import * as path from 'path';
 
 const SHOTS = path.resolve(__dirname, '..', 'screenshots');
@@ -109,4 +110,32 @@ test('the panel is reachable by keyboard and labelled', async ({ page, tmpPath }
   await panel.getByRole('tab', { name: 'Jobs' }).focus();
   await page.keyboard.press('Enter');
   await expect(panel.getByRole('tab', { name: 'Jobs' })).toHaveAttribute('aria-selected', 'true');
+});
+
+test('a production run shows beside the experiments and opens its output', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = `${tmpPath}/report.ipynb`;
+  await page.contents.uploadFile(
+    path.resolve(__dirname, '..', 'notebooks', 'report.ipynb'),
+    notebook
+  );
+  const root = process.env.JUPYTERLAB_GALATA_ROOT_DIR!;
+  execFileSync('cellfleet', ['run', path.join(root, notebook), '-p', 'n', '7'], {
+    stdio: 'inherit'
+  });
+
+  await page.notebook.openByPath(notebook);
+  await page.notebook.activate('report.ipynb');
+  await page.sidebar.openTab('cellfleet-experiments');
+  const panel = page.locator(PANEL);
+  await expect(panel.locator('.cf-summary')).toContainText(`1 run of ${notebook}`);
+  await expect(panel.locator('.cf-group')).toContainText('report · 1 run');
+  await panel.locator('.cf-run').first().click();
+  await expect(panel.locator('.cf-details')).toContainText('succeeded');
+  await panel.getByRole('button', { name: 'Open output' }).click();
+  const output = page.locator('.cf-output-notebook');
+  await expect(output.locator('.cf-output-source').first()).toContainText('n = 3');
+  await expect(output).toContainText('total 21');
 });
