@@ -145,6 +145,19 @@ function RunRow(props: {
   );
 }
 
+/** Arrow keys move the focus between the rendered rows and group headers. */
+function moveFocus(event: React.KeyboardEvent<HTMLDivElement>): void {
+  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') {
+    return;
+  }
+  const row = (event.target as HTMLElement).closest('.cf-row');
+  const next = event.key === 'ArrowDown' ? row?.nextElementSibling : row?.previousElementSibling;
+  if (next instanceof HTMLElement) {
+    event.preventDefault();
+    next.focus();
+  }
+}
+
 /** The table: a header, then group headers and run rows in one scrolled, windowed list. */
 export function RunsTable(props: ITableProps): JSX.Element {
   const [scroll, setScroll] = React.useState({ top: 0, height: 600 });
@@ -167,7 +180,11 @@ export function RunsTable(props: ITableProps): JSX.Element {
     <div className="cf-table" role="grid" aria-rowcount={items.length + 1} aria-label="runs">
       <Header columns={props.columns} sort={props.sort} onSort={props.onSort} />
       <div className="cf-body" onScroll={onScroll}>
-        <div className="cf-spacer" style={{ height: items.length * ROW_HEIGHT }}>
+        <div
+          className="cf-spacer"
+          style={{ height: items.length * ROW_HEIGHT }}
+          onKeyDown={moveFocus}
+        >
           {items.slice(start, end).map((item, i) =>
             'header' in item ? (
               <button

@@ -50,8 +50,17 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await expect(panel.locator('.cf-head')).toContainText('loss');
   await shoot(page, PANEL, 'panel-light');
 
-  // Compare two runs.
+  // Keyboard: arrows move between rows, space selects.
   const rows = panel.locator('.cf-run');
+  await rows.nth(0).focus();
+  await page.keyboard.press('ArrowDown');
+  await expect(rows.nth(1)).toBeFocused();
+  await page.keyboard.press(' ');
+  await expect(rows.nth(1)).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press(' ');
+  await expect(rows.nth(1)).toHaveAttribute('aria-selected', 'false');
+
+  // Compare two runs.
   await rows.nth(0).click();
   await rows.nth(1).click();
   await expect(rows.nth(0)).toHaveAttribute('aria-selected', 'true');
