@@ -166,3 +166,20 @@ async def test_the_event_stream_pushes_new_runs(jp_fetch, store):
     text = b"".join(received).decode()
     assert text.startswith("data: ") and run_id in text
     assert json.loads(text.split("data: ", 1)[1].split("\n\n", 1)[0])["runs"][0]["id"] == run_id
+
+
+async def test_jobs_carry_their_next_run_and_last_run(jp_fetch, store, jp_root_dir):
+    write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"])
+    await api(jp_fetch, "jobs", method="POST", body={"notebook": "train.ipynb", "every": "1h", "name": "hourly"})
+    await api(jp_fetch, "jobs", method="POST", body={"notebook": "train.ipynb", "name": "manual"})
+    hourly, manual = (await api(jp_fetch, "jobs"))["jobs"]
+    assert hourly["next_run"] - hourly["created"] == pytest.approx(3600, abs=1)
+    assert manual["next_run"] is None and hourly["last_run"] is None
+
+    paused = await api(jp_fetch, "jobs", "hourly", "pause", method="POST", body={})
+    assert paused["paused"] is True and paused["next_run"] is None
+    run_id = store.create_run(kind="production", job_id=hourly["id"], status="succeeded", ended=5.0)
+    detail = await api(jp_fetch, "jobs", "hourly")
+    assert detail["job"]["last_run"] == {"id": run_id, "status": "succeeded", "created": detail["runs"][0]["created"],
+                                         "ended": 5.0}  # fmt: skip
+    assert [run["id"] for run in detail["runs"]] == [run_id]

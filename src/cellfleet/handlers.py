@@ -208,8 +208,10 @@ class JobsHandler(_Handler):
     @web.authenticated
     def get(self) -> None:
         from .jobs import JobStore
+        from .server_jobs import job_summary
 
-        self.reply({"jobs": JobStore(self.store).list_jobs()})
+        jobs = JobStore(self.store)
+        self.reply({"jobs": [job_summary(jobs, job) for job in jobs.list_jobs()]})
 
     @web.authenticated
     def post(self) -> None:
@@ -232,9 +234,10 @@ class JobHandler(_Handler):
     @web.authenticated
     def get(self, key: str) -> None:
         from .jobs import JobStore
+        from .server_jobs import job_summary
 
-        job = self.job_or_404(key)
-        self.reply({"job": job, "runs": JobStore(self.store).job_runs(job["id"], limit=200)})
+        job, jobs = self.job_or_404(key), JobStore(self.store)
+        self.reply({"job": job_summary(jobs, job), "runs": self.shown(jobs.job_runs(job["id"], limit=200))})
 
     @web.authenticated
     def delete(self, key: str) -> None:
@@ -252,13 +255,14 @@ class JobActionHandler(_Handler):
     @web.authenticated
     def post(self, key: str, action: str) -> None:
         from .jobs import JobStore
+        from .server_jobs import job_summary
 
         job, jobs = self.job_or_404(key), JobStore(self.store)
         if action == "run-now":
             jobs.add_occurrence(job["id"], time.time())
         else:
             jobs.update_job(job["id"], paused=action == "pause", checked_until=time.time())
-        self.reply(jobs.get_job(job["id"]))
+        self.reply(job_summary(jobs, jobs.get_job(job["id"])))
 
 
 _ID = r"([0-9a-zA-Z_.-]+)"

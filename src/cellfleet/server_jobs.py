@@ -4,14 +4,17 @@ with the notebook path resolved inside the server's root."""
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
 from .errors import PromotionError
+from .jobs import JobStore
 from .promote import CATCHUP, OVERLAP, add_job_arguments, promote
+from .schedules import Schedule
 from .store import Store
 
-__all__ = ["create_job", "resolve_notebook"]
+__all__ = ["create_job", "job_summary", "resolve_notebook"]
 
 _TEXT = (
     "cron",
@@ -79,3 +82,15 @@ def create_job(store: Store, body: dict[str, Any], root: str | Path) -> dict[str
         raise PromotionError("params must be an object of parameter names to values")
     args = _options(body)
     return promote(resolve_notebook(root, body.get("notebook")), args, store, params)
+
+
+def job_summary(jobs: JobStore, job: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """The job with ``next_run`` (its next due time; ``None`` when paused or on demand) and
+    ``last_run`` (its newest production run's id, status, created and ended; ``None`` before any)."""
+    now = time.time() if now is None else now
+    due = None
+    if job["schedule"] and not job["paused"]:
+        due = Schedule(job["schedule"]).next_due(after=max(now, job["checked_until"]), anchor=job["created"])
+    newest = jobs.job_runs(job["id"], limit=1)
+    last = {key: newest[0][key] for key in ("id", "status", "created", "ended")} if newest else None
+    return {**job, "next_run": due, "last_run": last}
