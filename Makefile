@@ -55,10 +55,12 @@ ui-test: $(STAMP) $(UI_STAMP) chromium
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab examples/
 
-bench: $(STAMP)
+bench: $(STAMP) $(UI_STAMP) chromium
 	$(PY) benchmarks/bench_remote.py
 	$(PY) benchmarks/bench_variants.py
 	$(PY) benchmarks/bench_production.py
+	$(PY) benchmarks/bench_api.py
+	$(PY) benchmarks/bench_panel.py
 
 gpu-check: $(STAMP)
 	bash scripts/gpu-check
