@@ -97,6 +97,14 @@ def _cases(store: Store, ids: list[str]) -> dict[str, tuple[str, Callable[[], An
             "runs?limit=100&sort=status",
             lambda: run_page(store, sort="status", limit=100, offset=0),
         ),
+        "runs sorted by final loss": (
+            "runs?limit=100&sort=metric.loss",
+            lambda: run_page(store, sort="metric.loss", limit=100, offset=0),
+        ),
+        "runs sorted by a param": (
+            "runs?limit=100&sort=-param.lr",
+            lambda: run_page(store, sort="-param.lr", limit=100, offset=0),
+        ),
         "one run with its series": (f"runs/{ids[0]}", one_run),
         "compare 10 runs": (f"compare?ids={','.join(ten)}", compare),
     }

@@ -232,33 +232,6 @@ export function visibleWindow(
   };
 }
 
-/** Sort runs by a column: a run field, `param.NAME` or `metric.NAME`; missing values last. */
-export function sortRuns(runs: IRun[], column: string, descending: boolean): IRun[] {
-  const key = (run: IRun): ParamValue | undefined => {
-    if (column.startsWith('param.')) {
-      return run.params[column.slice(6)];
-    }
-    if (column.startsWith('metric.')) {
-      return run.final_metrics?.[column.slice(7)];
-    }
-    return (run as unknown as Record<string, ParamValue>)[column];
-  };
-  const sign = descending ? -1 : 1;
-  return runs.slice().sort((a, b) => {
-    const [x, y] = [key(a), key(b)];
-    if (x === undefined || x === null) {
-      return y === undefined || y === null ? 0 : 1;
-    }
-    if (y === undefined || y === null) {
-      return -1;
-    }
-    if (typeof x === 'number' && typeof y === 'number') {
-      return sign * (x - y);
-    }
-    return sign * formatValue(x).localeCompare(formatValue(y));
-  });
-}
-
 /** Whether a run matches a free-text filter: `name=value` on params, or text anywhere. */
 export function matchesFilter(run: IRun, filter: string): boolean {
   const text = filter.trim().toLowerCase();

@@ -3,12 +3,11 @@ import * as React from 'react';
 
 import { ApiError, CellfleetApi, LiveFeed } from './api';
 import { RunDetails } from './details';
-import { isActive, matchesFilter, mergeChanges, sortRuns } from './logic';
+import { isActive, matchesFilter, mergeChanges } from './logic';
 import { IColumn, RunsTable } from './table';
 import type { IRun } from './tokens';
 
 const PAGE = 200;
-const SERVER_SORTS = ['created', 'status', 'cell_name', 'started', 'ended', 'kind'];
 
 /** What the runs tab asks its host to do with the selection. */
 export interface IRunActions {
@@ -43,9 +42,8 @@ function useRuns(
     error: '',
     loading: true
   });
-  const serverSort = SERVER_SORTS.includes(sort.column)
-    ? `${sort.descending ? '-' : ''}${sort.column}`
-    : '-created';
+  // Every sort runs on the server, over all the matching runs, not just the loaded pages.
+  const serverSort = `${sort.descending ? '-' : ''}${sort.column}`;
   const query = { notebook: props.notebook, status, sort: serverSort };
   const load = React.useCallback(
     async (offset: number) => {
@@ -178,12 +176,10 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
   const [sort, setSort] = React.useState({ column: 'created', descending: true });
   const [selected, setSelected] = React.useState<ReadonlySet<string>>(new Set());
   const { state, loadMore } = useRuns(props, status, sort);
-  const shown = React.useMemo(() => {
-    const filtered = state.runs.filter(run => matchesFilter(run, filter));
-    return SERVER_SORTS.includes(sort.column)
-      ? filtered
-      : sortRuns(filtered, sort.column, sort.descending);
-  }, [state.runs, filter, sort]);
+  const shown = React.useMemo(
+    () => state.runs.filter(run => matchesFilter(run, filter)),
+    [state.runs, filter]
+  );
   const columns = React.useMemo(() => columnsOf(state.runs), [state.runs]);
   const toggle = (id: string): void => {
     const next = new Set(selected);

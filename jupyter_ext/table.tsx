@@ -65,6 +65,13 @@ function Header(props: Pick<ITableProps, 'columns' | 'sort' | 'onSort'>): JSX.El
     <div className="cf-row cf-head" role="row">
       <span className="cf-cell cf-check" role="columnheader" aria-label="selected" />
       {props.columns.map(column => {
+        if (column.key === 'duration') {
+          return (
+            <span key={column.key} className="cf-cell" role="columnheader">
+              {column.label}
+            </span>
+          );
+        }
         const sorted = props.sort.column === column.key;
         const order = sorted ? (props.sort.descending ? 'descending' : 'ascending') : 'none';
         return (

@@ -72,6 +72,23 @@ async def test_runs_filter_sort_and_paginate(jp_fetch, store):
     assert [r["notebook"] for r in failed["runs"]] == ["other.ipynb"]
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("metric.loss", [0.001, 0.01, 0.1, None]),
+        ("-metric.loss", [0.1, 0.01, 0.001, None]),
+        ("param.lr", [0.001, 0.01, 0.1, None]),
+        ("-param.lr", [0.1, 0.01, 0.001, None]),
+    ],
+)
+async def test_runs_sort_on_the_server_by_a_param_or_a_final_metric(jp_fetch, store, sort, expected):
+    store.log_metrics([MetricPoint(store.list_runs(kind="variant")[0]["id"], "accuracy", 0.5, 0)])
+    page = await api(jp_fetch, "runs", sort=sort, limit="3")
+    assert [run["params"].get("lr") for run in page["runs"]] == expected[:3] and page["total"] == 4
+    last = await api(jp_fetch, "runs", sort=sort, limit="3", offset="3")
+    assert [run["params"].get("lr") for run in last["runs"]] == expected[3:]
+
+
 async def test_one_run_compare_and_changes(jp_fetch, store):
     ids = [r["id"] for r in store.list_runs(kind="variant")]
     run = await api(jp_fetch, "runs", ids[0])
@@ -97,6 +114,8 @@ async def test_artifacts_stream_with_their_content_type(jp_fetch, store):
         (("runs",), {"limit": "0"}, 400, "limit must be between"),
         (("runs",), {"limit": "many"}, 400, "whole number"),
         (("runs",), {"sort": "secret"}, 400, "sort must be one of"),
+        (("runs",), {"sort": "param.1x"}, 400, "param.NAME or metric.NAME"),
+        (("runs",), {"sort": "metric.loss;drop table runs"}, 400, "sort must be one of"),
         (("runs", "nope"), {}, 404, "no run nope"),
         (("runs", "nope", "artifacts", "3"), {}, 404, "no run nope"),
         (("compare",), {"ids": "one"}, 400, "give 2 to 50 run ids"),

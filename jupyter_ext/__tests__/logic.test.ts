@@ -8,7 +8,6 @@ import {
   matchesFilter,
   mergeChanges,
   paramDiff,
-  sortRuns,
   svgPath,
   visibleWindow
 } from '../logic';
@@ -192,17 +191,12 @@ describe('grouping, merging and windowing', () => {
   });
 });
 
-describe('sorting and filtering', () => {
+describe('filtering and formatting', () => {
   const runs = [
     run('a', { params: { lr: 0.1 }, final_metrics: { loss: 0.3 } }),
     run('b', { params: { lr: 0.01 }, final_metrics: {} }),
     run('c', { params: { lr: 0.001 }, final_metrics: { loss: 0.1 } })
   ];
-
-  it('sorts by a param or a metric, missing values last', () => {
-    expect(sortRuns(runs, 'param.lr', false).map(r => r.id)).toEqual(['c', 'b', 'a']);
-    expect(sortRuns(runs, 'metric.loss', true).map(r => r.id)).toEqual(['a', 'c', 'b']);
-  });
 
   it('filters by name=value or by text', () => {
     expect(runs.filter(r => matchesFilter(r, 'lr=0.01')).map(r => r.id)).toEqual(['b']);

@@ -17,12 +17,12 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .errors import CellfleetError, PromotionError
+from .run_order import COLUMNS, valid_sort
 from .server_paths import notebook_spellings, shown_run
 from .store import Store, open_store
 
 __all__ = ["ROUTES"]
 
-_SORTS = ("created", "started", "ended", "status", "kind", "cell_name")
 _MAX_PAGE = 1000
 
 
@@ -96,8 +96,10 @@ class RunsHandler(_Handler):
         from .summaries import run_page
 
         sort = self.get_query_argument("sort", "-created")
-        if sort.lstrip("-") not in _SORTS:
-            raise web.HTTPError(400, f"sort must be one of {', '.join(_SORTS)} (prefix - for descending)")
+        if not valid_sort(sort):
+            raise web.HTTPError(
+                400, f"sort must be one of {', '.join(COLUMNS)}, param.NAME or metric.NAME (prefix - for descending)"
+            )
         filters: dict[str, Any] = {
             key: self.get_query_argument(key, None) for key in ("notebook", "cell", "kind", "status")
         }

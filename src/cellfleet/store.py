@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import StoreError
 from .paths import default_url, project_root
+from .run_order import order_runs
 from .schema import (
     artifacts,
     metrics,
@@ -127,15 +128,15 @@ class Store:
         self, filters: dict[str, str | list[str] | None], sort: str = "-created", limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of runs matching ``filters`` (notebook, cell, kind, status: a value, or a list
-        of values any of which matches), and how many match."""
+        of values any of which matches), ordered by ``sort`` (see :mod:`cellfleet.run_order`),
+        and how many match."""
         columns = {"notebook": runs.c.notebook, "cell": runs.c.cell_id, "kind": runs.c.kind, "status": runs.c.status}
         conditions = [
             columns[key].in_(value) if isinstance(value, list | tuple) else columns[key] == value
             for key, value in filters.items()
             if value is not None
         ]
-        order = runs.c[sort.lstrip("-")]
-        query = sa.select(runs).where(*conditions).order_by(order.desc() if sort.startswith("-") else order.asc())
+        query = order_runs(sa.select(runs).where(*conditions), sort, self.engine.dialect.name)
         counted = sa.select(sa.func.count()).select_from(runs).where(*conditions)
         with self.engine.connect() as connection:
             rows = [decode_row(dict(r)) for r in connection.execute(query.limit(limit).offset(offset)).mappings()]

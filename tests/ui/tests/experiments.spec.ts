@@ -50,6 +50,15 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await expect(panel.locator('.cf-head')).toContainText('loss');
   await shoot(page, PANEL, 'panel-light');
 
+  // Sorting by a final metric runs on the server: the lowest loss is lr=0.5's.
+  const lossHeader = panel.locator('.cf-sort', { hasText: /^loss/ });
+  await lossHeader.click();
+  await expect(lossHeader).toHaveAttribute('aria-sort', 'ascending');
+  await expect(panel.locator('.cf-run').first()).toContainText('0.5');
+  await lossHeader.click();
+  await expect(lossHeader).toHaveAttribute('aria-sort', 'descending');
+  await expect(panel.locator('.cf-run').first()).toContainText('0.05');
+
   // Keyboard: arrows move between rows, space selects.
   const rows = panel.locator('.cf-run');
   await rows.nth(0).focus();
