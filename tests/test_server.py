@@ -106,6 +106,12 @@ async def test_artifacts_stream_with_their_content_type(jp_fetch, store):
     (artifact,) = (await api(jp_fetch, "runs", run_id))["artifacts"]
     response = await api(jp_fetch, "runs", run_id, "artifacts", str(artifact["id"]))
     assert response.headers["Content-Type"] == "image/png" and response.body == b"\x89PNG fake"
+    store.add_artifact(run_id, "report.html", b"<script>alert(1)</script>", "text/html")
+    html = next(a for a in (await api(jp_fetch, "runs", run_id))["artifacts"] if a["name"] == "report.html")
+    response = await api(jp_fetch, "runs", run_id, "artifacts", str(html["id"]))
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "sandbox" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,12 @@ class RunHandler(_Handler):
 
 
 class ArtifactHandler(_Handler):
-    """``GET runs/<id>/artifacts/<artifact id>``: the file, with its content type."""
+    """``GET runs/<id>/artifacts/<artifact id>``: the file, with its content type. An HTML or
+    SVG artifact opened in a browser runs nothing: no sources allowed, and sandboxed."""
+
+    @property
+    def content_security_policy(self) -> str:
+        return super().content_security_policy + "; sandbox"
 
     @web.authenticated
     def get(self, run_id: str, artifact_id: str) -> None:
