@@ -80,6 +80,14 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await expect(compare.locator('td.cf-best')).toHaveCount(2); // best loss, best accuracy
   await expect(compare.locator('.cf-chart')).toHaveCount(2);
   await expect(compare.locator('.cf-chart').first().locator('path')).toHaveCount(2);
+  await expect(compare.locator('.cf-images img')).toHaveCount(2);
+  await expect(compare.locator('.cf-images img').first()).toHaveJSProperty('complete', true);
+  expect(
+    await compare
+      .locator('.cf-images img')
+      .first()
+      .evaluate(img => (img as HTMLImageElement).naturalWidth)
+  ).toBeGreaterThan(0);
   await shoot(page, '.cf-compare-widget', 'compare-light');
 
   await page.theme.setDarkTheme();
@@ -114,6 +122,12 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   const job = panel.locator('[data-job="nightly-train"]');
   await expect(job).toContainText('cron 30 3 * * *');
   await expect(job).toContainText('never run');
+  await job.getByRole('button', { name: 'Run now' }).click();
+  await job.getByRole('button', { name: 'nightly-train' }).click();
+  await expect(
+    job.getByRole('table', { name: 'runs of nightly-train' }).or(job.getByText('no runs yet'))
+  ).toBeVisible();
+  await expect(panel.locator('.cf-summary')).toHaveText('1 job');
   await job.getByRole('button', { name: 'Pause' }).click();
   await expect(job).toContainText('paused');
   await expect(job.getByRole('button', { name: 'Resume' })).toBeVisible();
