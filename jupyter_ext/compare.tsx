@@ -118,6 +118,7 @@ function Images(props: { api: CellfleetApi; runs: IRun[] }): JSX.Element | null 
   const [images, setImages] = React.useState<Record<string, Record<string, string>>>({});
   React.useEffect(() => {
     const urls: string[] = [];
+    let current = true;
     const load = async (): Promise<void> => {
       const found: Record<string, Record<string, string>> = {};
       for (const run of props.runs) {
@@ -128,10 +129,17 @@ function Images(props: { api: CellfleetApi; runs: IRun[] }): JSX.Element | null 
           (found[artifact.name] ??= {})[run.id] = url;
         }
       }
-      setImages(found);
+      if (current) {
+        setImages(found);
+      } else {
+        urls.forEach(url => URL.revokeObjectURL(url));
+      }
     };
-    void load().catch(() => setImages({}));
-    return () => urls.forEach(url => URL.revokeObjectURL(url));
+    void load().catch(() => current && setImages({}));
+    return () => {
+      current = false;
+      urls.forEach(url => URL.revokeObjectURL(url));
+    };
   }, [props.runs]);
   const names = Object.keys(images).sort();
   if (!names.length) {

@@ -16,9 +16,17 @@ export function RunDetails(props: { api: CellfleetApi; runId: string }): JSX.Ele
   const [detail, setDetail] = React.useState<IRunDetail | null>(null);
   const [error, setError] = React.useState('');
   React.useEffect(() => {
+    let current = true;
     setDetail(null);
-    props.api.getRun(props.runId).then(setDetail, failure => setError(failure.message));
-  }, [props.runId]);
+    setError('');
+    props.api.getRun(props.runId).then(
+      found => current && setDetail(found),
+      failure => current && setError(failure.message)
+    );
+    return () => {
+      current = false;
+    };
+  }, [props.api, props.runId]);
   if (error) {
     return <div className="cf-error">⚠ {error}</div>;
   }

@@ -19,6 +19,7 @@ function Field(props: IFieldProps): JSX.Element {
     id,
     name: props.name,
     value: props.form[props.name],
+    autoFocus: props.name === 'name',
     'aria-invalid': Boolean(error),
     'aria-describedby': error ? `${id}-error` : undefined,
     onChange: (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>

@@ -45,10 +45,19 @@ function useRuns(
   // Every sort runs on the server, over all the matching runs, not just the loaded pages.
   const serverSort = `${sort.descending ? '-' : ''}${sort.column}`;
   const query = { notebook: props.notebook, status, sort: serverSort };
+  // The query the shown rows answer: a reply to an older query (the notebook, filter or sort
+  // changed meanwhile) is dropped, and one page at a time is fetched while scrolling.
+  const current = React.useRef('');
+  const fetching = React.useRef(false);
+  const key = JSON.stringify(query);
   const load = React.useCallback(
     async (offset: number) => {
+      fetching.current = true;
       try {
         const page = await props.api.listRuns({ ...query, limit: PAGE, offset });
+        if (current.current !== key) {
+          return;
+        }
         setState(old => ({
           runs: offset
             ? [...old.runs, ...page.runs.filter(r => !old.runs.some(o => o.id === r.id))]
@@ -58,12 +67,17 @@ function useRuns(
           loading: false
         }));
       } catch (error) {
-        setState(old => ({ ...old, error: (error as ApiError).message, loading: false }));
+        if (current.current === key) {
+          setState(old => ({ ...old, error: (error as ApiError).message, loading: false }));
+        }
+      } finally {
+        fetching.current = false;
       }
     },
-    [props.api, props.notebook, status, serverSort]
+    [props.api, key]
   );
   React.useEffect(() => {
+    current.current = key;
     setState(old => ({ ...old, loading: true }));
     void load(0);
   }, [load]);
@@ -80,19 +94,30 @@ function useRuns(
       }
     };
     const refreshFinals = async (): Promise<void> => {
-      const page = await props.api.listRuns({ ...query, limit: PAGE, offset: 0 });
-      setState(old => ({
-        ...old,
-        runs: mergeChanges(old.runs, page.runs, () => true).rows,
-        total: page.total
-      }));
+      try {
+        const page = await props.api.listRuns({ ...query, limit: PAGE, offset: 0 });
+        if (current.current === key) {
+          setState(old => ({
+            ...old,
+            runs: mergeChanges(old.runs, page.runs, () => true).rows,
+            total: page.total
+          }));
+        }
+      } catch {
+        // the next change, or the next page, tries again
+      }
     };
     props.feed.changed.connect(onChange);
     return () => {
       props.feed.changed.disconnect(onChange);
     };
-  }, [props.feed, props.notebook, status, serverSort]);
-  return { state, loadMore: () => state.runs.length < state.total && void load(state.runs.length) };
+  }, [props.feed, key]);
+  const loadMore = (): void => {
+    if (!fetching.current && state.runs.length < state.total) {
+      void load(state.runs.length);
+    }
+  };
+  return { state, loadMore };
 }
 
 function columnsOf(runs: IRun[]): IColumn[] {
