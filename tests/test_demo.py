@@ -51,6 +51,8 @@ def test_the_demo_shows_every_feature(demo):
     assert "ndarray (256,)" in text and "first values:" in text  # %pull brought it here
     assert "[HTML table rendered: 5 rows]" in text  # the DataFrame's HTML, made on the worker
     assert re.search(r"\[image/png \d+x\d+\]", text)  # the figure drawn on the worker
+    assert re.search(r"0\s+\w{12}\s+0\.5\s+[\d.]+\*\s+succeeded", text)  # the variants table, best starred
+    assert "cellfleet: adopted run " in text and "adopted loss " in text  # %adopt best
     assert "workers " in text and "cluster " in text  # %cellfleet status
     assert "base64" not in text and "iVBOR" not in text  # images are described, never dumped
 
