@@ -32,7 +32,7 @@ def store(jp_root_dir, monkeypatch):
 async def api(jp_fetch, *path: str, method: str = "GET", body: object = None, **params: str):
     kwargs = {"method": method, "params": params}
     if body is not None:
-        kwargs["body"] = json.dumps(body) if not isinstance(body, str) else body
+        kwargs["body"] = body if isinstance(body, str | bytes) else json.dumps(body)
     response = await jp_fetch("cellfleet", "api", *path, **kwargs)
     return json.loads(response.body) if response.body and "json" in response.headers["Content-Type"] else response
 
@@ -97,7 +97,18 @@ async def test_one_run_compare_and_changes(jp_fetch, store):
     assert set(compared["final_metrics"]) == set(ids[:2]) and set(compared["series"]) == set(ids[:2])
     changes = await api(jp_fetch, "changes", since="0")
     assert len(changes["runs"]) == 4 and changes["now"] > 0
-    assert (await api(jp_fetch, "changes", since=str(changes["now"])))["runs"] == []
+
+
+async def test_changes_look_back_a_margin_for_late_commits_and_skewed_clocks(jp_fetch, store):
+    import time
+
+    hour_ago = time.time() - 3600
+    old = store.create_run(notebook="old.ipynb", status="succeeded", created=hour_ago, ended=hour_ago + 1)
+    now = (await api(jp_fetch, "changes", since="0"))["now"]
+    # ended 5 s "before" the server's now, by a worker whose clock runs behind: still sent
+    late = store.create_run(notebook="late.ipynb", status="succeeded", created=hour_ago, ended=now - 5)
+    ids = {run["id"] for run in (await api(jp_fetch, "changes", since=str(now)))["runs"]}
+    assert late in ids and old not in ids
 
 
 async def test_artifacts_stream_with_their_content_type(jp_fetch, store):
@@ -112,6 +123,12 @@ async def test_artifacts_stream_with_their_content_type(jp_fetch, store):
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "sandbox" in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    store.add_artifact(run_id, 'courbe "finale" 图.png', b"\x89PNG", "image/png")
+    named = next(a for a in (await api(jp_fetch, "runs", run_id))["artifacts"] if a["name"].startswith("courbe"))
+    response = await api(jp_fetch, "runs", run_id, "artifacts", str(named["id"]))
+    assert response.body == b"\x89PNG"
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="courbe _finale_ _.png"' in disposition and "%E5%9B%BE.png" in disposition
 
 
 @pytest.mark.parametrize(
@@ -162,6 +179,10 @@ async def test_jobs_create_list_act_and_delete(jp_fetch, store, jp_root_dir):
         ({"notebook": "train.ipynb", "params": {"momentum": 1}}, 400, "unknown parameter"),
         ({"notebook": "train.ipynb", "retries": "two"}, 400, "whole number"),
         ({"notebook": "train.ipynb", "color": "red"}, 400, "unknown field 'color'"),
+        (b'{"notebook": "\xff.ipynb"}', 400, "not UTF-8 JSON"),
+        ({"notebook": "train\u0000.ipynb"}, 400, "NUL character"),
+        ({"notebook": "train.ipynb", "retries": 10**30}, 400, "whole number from 0 to 99"),
+        ({"notebook": "train.ipynb", "concurrency": 0}, 400, "whole number from 1 to 1000"),
     ],
 )
 async def test_bad_job_requests_are_refused_with_the_fix(jp_fetch, store, jp_root_dir, body, status, message):
@@ -189,8 +210,10 @@ async def test_the_event_stream_pushes_new_runs(jp_fetch, store):
         await asyncio.sleep(0.1)
     stream.cancel()
     text = b"".join(received).decode()
-    assert text.startswith("data: ") and run_id in text
-    assert json.loads(text.split("data: ", 1)[1].split("\n\n", 1)[0])["runs"][0]["id"] == run_id
+    messages = [json.loads(part[len("data: ") :]) for part in text.split("\n\n") if part.startswith("data: ")]
+    assert text.startswith("data: ") and messages
+    pushed = next(run for message in messages for run in message["runs"] if run["id"] == run_id)
+    assert pushed["status"] == "running" and pushed["notebook"] == "live.ipynb" and pushed["final_metrics"] == {}
 
 
 async def test_jobs_carry_their_next_run_and_last_run(jp_fetch, store, jp_root_dir):

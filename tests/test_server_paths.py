@@ -10,11 +10,29 @@ from tornado.httpclient import HTTPClientError
 
 from cellfleet.server_paths import notebook_spellings, shown_run
 from cellfleet.store import Store
+from jobs_helpers import write_notebook
 
 
 @pytest.fixture
 def jp_server_config():
     return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
+
+
+@pytest.fixture
+def jp_root_dir(jp_home_dir):
+    """The server's root inside the home folder, as usual: Jupyter then shows it as ``~/work``."""
+    root = jp_home_dir / "work"
+    root.mkdir()
+    return root
+
+
+async def test_a_root_inside_the_home_folder_resolves(jp_fetch, jp_root_dir, jp_serverapp, monkeypatch):
+    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))
+    assert jp_serverapp.web_app.settings["server_root_dir"].startswith("~")
+    write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"])
+    body = json.dumps({"notebook": "train.ipynb", "name": "nightly", "cron": "0 2 * * *"})
+    response = await jp_fetch("cellfleet", "api", "jobs", method="POST", body=body)
+    assert response.code == 201 and json.loads(response.body)["notebook"] == str(jp_root_dir / "train.ipynb")
 
 
 async def get(jp_fetch, *path: str, **params: str):

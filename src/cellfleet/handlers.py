@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from .errors import CellfleetError, PromotionError
 from .run_order import COLUMNS, valid_sort
@@ -24,6 +27,15 @@ from .store import Store, open_store
 __all__ = ["ROUTES"]
 
 _MAX_PAGE = 1000
+_CHANGE_MARGIN = 30.0
+"""Seconds the change feed looks back beyond ``since``."""
+_KEEP_ALIVE = 15.0
+
+
+def _inline(filename: str) -> str:
+    """A Content-Disposition header for any file name (RFC 6266: an ASCII fallback and UTF-8)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class _Handler(APIHandler):
@@ -36,14 +48,17 @@ class _Handler(APIHandler):
     @property
     def root(self) -> str:
         """The server's root folder: notebooks are named relative to it."""
-        return self.settings.get("server_root_dir") or "."
+        manager = self.settings.get("contents_manager")
+        root = getattr(manager, "root_dir", None) or self.settings.get("server_root_dir") or "."
+        return os.path.expanduser(root)  # server_root_dir is for display: "~/project"
 
     def shown(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [shown_run(run, self.root) for run in runs]
 
     def changed_runs(self, since: float) -> list[dict[str, Any]]:
-        """Runs changed since ``since`` and every running run, each with its latest metrics."""
-        changed = self.shown(self.store.changed_runs(since))
+        """Runs changed since ``since`` (less a margin for workers' clocks and late commits; the
+        panel merges repeats) and every running run, each with its latest metrics."""
+        changed = self.shown(self.store.changed_runs(since - _CHANGE_MARGIN))
         finals = self.store.final_metrics(run["id"] for run in changed)
         for run in changed:
             run["final_metrics"] = finals.get(run["id"], {})
@@ -69,6 +84,8 @@ class _Handler(APIHandler):
             payload = json.loads(self.request.body or b"{}")
         except json.JSONDecodeError as error:
             raise web.HTTPError(400, f"the request body is not JSON ({error.msg})") from None
+        except ValueError:
+            raise web.HTTPError(400, "the request body is not UTF-8 JSON") from None
         if not isinstance(payload, dict):
             raise web.HTTPError(400, "the request body must be a JSON object")
         return payload
@@ -139,7 +156,7 @@ class ArtifactHandler(_Handler):
         path = Path(found[0]["path"]).resolve()
         if self.store.root.resolve() not in path.parents or not path.is_file():
             raise web.HTTPError(404, f"the file of artifact {artifact_id} is gone")
-        self.set_header("Content-Disposition", f'inline; filename="{path.name}"')
+        self.set_header("Content-Disposition", _inline(path.name))
         self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(path.read_bytes(), set_content_type=found[0]["media_type"])
 
@@ -198,15 +215,25 @@ class EventsHandler(_Handler):
     async def get(self) -> None:
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
-        await self.flush()
-        since = time.time()
-        while not self.request.connection.stream.closed():
-            now, changed = time.time(), self.changed_runs(since)
-            if changed:
-                self.write(f"data: {json.dumps({'now': now, 'runs': changed}, default=str)}\n\n")
+        since = quiet_since = time.time()
+        try:
+            await self.flush()
+            while not self.request.connection.stream.closed():
+                now = time.time()
+                changed = await asyncio.to_thread(self.changed_runs, since)
+                if changed:
+                    self.write(f"data: {json.dumps({'now': now, 'runs': changed}, default=str)}\n\n")
+                elif now - quiet_since > _KEEP_ALIVE:
+                    self.write(": keep-alive\n\n")  # a comment: proxies keep the stream open
+                else:
+                    await asyncio.sleep(1.0)
+                    continue
+                quiet_since = now
                 await self.flush()
-            since = now
-            await asyncio.sleep(1.0)
+                since = now
+                await asyncio.sleep(1.0)
+        except StreamClosedError:
+            pass  # the browser tab went away
 
 
 class JobsHandler(_Handler):
@@ -226,7 +253,7 @@ class JobsHandler(_Handler):
 
         body = self.body()
         try:
-            job = create_job(self.store, body, self.settings.get("server_root_dir") or ".")
+            job = create_job(self.store, body, self.root)
         except PromotionError as error:
             status = {"missing": 404, "conflict": 409}.get(error.problem, 400)
             raise web.HTTPError(status, str(error)) from None

@@ -14,7 +14,7 @@ from .schema import metrics, runs
 __all__ = ["COLUMNS", "order_runs", "valid_sort"]
 
 COLUMNS = ("created", "started", "ended", "status", "kind", "cell_name")
-_KEYED = re.compile(r"^(param|metric)\.([A-Za-z_][\w.-]{0,127})$")
+_KEYED = re.compile(r"^(param|metric)\.([^\W\d][\w.-]{0,127})$")
 
 
 def valid_sort(sort: str) -> bool:

@@ -29,13 +29,15 @@ _TEXT = (
     "notify_on",
     "kernel",
 )
-_WHOLE = ("retries", "concurrency")
+_WHOLE = {"retries": (0, 99), "concurrency": (1, 1000)}
 
 
 def resolve_notebook(root: str | Path, relative: Any) -> Path:
     """``relative`` inside ``root``; a path that escapes it, or is not a notebook, is refused."""
     if not isinstance(relative, str) or not relative.strip():
         raise PromotionError("notebook: give the notebook's path relative to the server root")
+    if "\0" in relative:
+        raise PromotionError("notebook: the path holds a NUL character; give the notebook's path")
     base = Path(root).resolve()
     target = (base / relative).resolve()
     if target != base and base not in target.parents:
@@ -56,17 +58,17 @@ def _options(body: dict[str, Any]) -> argparse.Namespace:
     unknown = sorted(set(body) - set(_TEXT) - set(_WHOLE) - {"notebook", "params"})
     if unknown:
         raise PromotionError(
-            f"unknown field {unknown[0]!r}; the fields are notebook, params, {', '.join(_TEXT + _WHOLE)}"
+            f"unknown field {unknown[0]!r}; the fields are notebook, params, {', '.join((*_TEXT, *_WHOLE))}"
         )
     for key in _TEXT:
         if body.get(key) is not None:
             if not isinstance(body[key], str):
                 raise PromotionError(f"{key} must be a string")
             setattr(args, key, body[key])
-    for key in _WHOLE:
+    for key, (low, high) in _WHOLE.items():
         if body.get(key) is not None:
-            if not isinstance(body[key], int) or isinstance(body[key], bool):
-                raise PromotionError(f"{key} must be a whole number")
+            if not isinstance(body[key], int) or isinstance(body[key], bool) or not low <= body[key] <= high:
+                raise PromotionError(f"{key} must be a whole number from {low} to {high}")
             setattr(args, key, body[key])
     if args.overlap not in OVERLAP or args.catchup not in CATCHUP:
         raise PromotionError(f"overlap is one of {', '.join(OVERLAP)}; catchup one of {', '.join(CATCHUP)}")

@@ -37,5 +37,8 @@ def notebook_spellings(root: str | Path, notebook: str | None) -> list[str] | No
     spellings = [notebook]
     relative = PurePosixPath(notebook)
     if not relative.is_absolute() and ".." not in relative.parts:
-        spellings.append(str(Path(root).resolve() / relative))
+        # as a kernel records it (the root joined as given) and with symlinks resolved
+        for base in (Path(root).absolute(), Path(root).resolve()):
+            if str(base / relative) not in spellings:
+                spellings.append(str(base / relative))
     return spellings
