@@ -138,9 +138,12 @@ export class LiveFeed {
     this._source = new EventSource(this.api.url('events'), { withCredentials: true });
     this._source.onmessage = event => this.emit(JSON.parse(event.data));
     this._source.onerror = () => {
-      this._source?.close();
-      this._source = null;
-      this.poll();
+      // A dropped stream reconnects by itself; one the browser gave up on (refused, say,
+      // where auth is by token header only) falls back to polling.
+      if (this._source?.readyState === EventSource.CLOSED) {
+        this._source = null;
+        this.poll();
+      }
     };
   }
 

@@ -124,9 +124,13 @@ function Images(props: { api: CellfleetApi; runs: IRun[] }): JSX.Element | null 
       for (const run of props.runs) {
         const detail = await props.api.getRun(run.id);
         for (const artifact of detail.artifacts.filter(a => a.media_type.startsWith('image/'))) {
-          const url = URL.createObjectURL(await props.api.artifact(run.id, artifact.id));
-          urls.push(url);
-          (found[artifact.name] ??= {})[run.id] = url;
+          try {
+            const url = URL.createObjectURL(await props.api.artifact(run.id, artifact.id));
+            urls.push(url);
+            (found[artifact.name] ??= {})[run.id] = url;
+          } catch {
+            // a missing file leaves a dash in its cell; the other images still show
+          }
         }
       }
       if (current) {

@@ -56,6 +56,17 @@ async function adoptInKernel(tracker: INotebookTracker, run: IRun): Promise<stri
   return printed.trim();
 }
 
+/** The panel shows the active notebook's runs: set now, on every switch, and on a rename. */
+function followActiveNotebook(tracker: INotebookTracker, panel: ExperimentsPanel): void {
+  const follow = (): void => {
+    panel.notebook = tracker.currentWidget?.context.path ?? '';
+  };
+  tracker.currentChanged.connect(follow);
+  tracker.widgetAdded.connect((_, widget) => widget.context.pathChanged.connect(follow));
+  tracker.forEach(widget => widget.context.pathChanged.connect(follow));
+  follow();
+}
+
 async function confirmDelete(job: IJob): Promise<boolean> {
   const result = await showDialog({
     title: `Delete job ${job.name}?`,
@@ -149,9 +160,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.icon = ICON;
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, panel.id);
-    tracker.currentChanged.connect(
-      () => (panel.notebook = tracker.currentWidget?.context.path ?? '')
-    );
+    followActiveNotebook(tracker, panel);
     addCommands(app, api, panel, tracker, rendermime);
     for (const command of [CommandIDs.openPanel, CommandIDs.promote]) {
       palette?.addItem({ command, category: 'Cellfleet' });

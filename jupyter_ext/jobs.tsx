@@ -22,9 +22,21 @@ function History(props: {
   openOutput: (run: IRun) => void;
 }): JSX.Element {
   const [runs, setRuns] = React.useState<IRun[] | null>(null);
+  const [error, setError] = React.useState('');
+  const lastRun = props.job.last_run?.id;
   React.useEffect(() => {
-    void props.api.getJob(props.job.id).then(detail => setRuns(detail.runs));
-  }, [props.job]);
+    let current = true;
+    props.api.getJob(props.job.id).then(
+      detail => current && setRuns(detail.runs),
+      failure => current && setError(failure.message)
+    );
+    return () => {
+      current = false;
+    };
+  }, [props.api, props.job.id, lastRun]);
+  if (error) {
+    return <div className="cf-history cf-error">⚠ {error}</div>;
+  }
   if (!runs) {
     return <div className="cf-history">loading…</div>;
   }
@@ -110,10 +122,12 @@ export function JobsView(props: {
 }): JSX.Element {
   const [jobs, setJobs] = React.useState<IJob[] | null>(null);
   const [error, setError] = React.useState('');
+  const latest = React.useRef(0);
   const reload = React.useCallback(() => {
+    const request = ++latest.current; // only the newest reply is shown
     props.api.listJobs().then(
-      found => (setJobs(found), setError('')),
-      failure => setError(failure.message)
+      found => request === latest.current && (setJobs(found), setError('')),
+      failure => request === latest.current && setError(failure.message)
     );
   }, [props.api]);
   React.useEffect(() => {

@@ -180,33 +180,37 @@ export function isActive(run: Pick<IRun, 'status'>): boolean {
 }
 
 /**
- * Rows after a change feed message: known runs are replaced (keeping their final metrics
- * unless the change brings some), new runs that `accept` are put first. Returns the rows and
- * how many were added.
+ * Rows after a change feed message: known runs are updated (keeping their final metrics
+ * unless the change brings some) or dropped when they no longer `accept`; new runs that
+ * `accept` are put first when `insertNew` (the table is newest first), else left for the
+ * next page fetch. Returns the rows and how many were added and removed.
  */
 export function mergeChanges(
   rows: IRun[],
   changed: IRun[],
-  accept: (run: IRun) => boolean
-): { rows: IRun[]; added: number } {
-  const index = new Map(rows.map((run, i) => [run.id, i]));
-  const next = rows.slice();
-  const fresh: IRun[] = [];
-  for (const run of changed) {
-    const at = index.get(run.id);
-    if (at !== undefined) {
-      next[at] = {
-        ...next[at],
-        ...run,
-        final_metrics: run.final_metrics ?? next[at].final_metrics
-      };
+  accept: (run: IRun) => boolean,
+  insertNew = true
+): { rows: IRun[]; added: number; removed: number } {
+  const updates = new Map(changed.map(run => [run.id, run]));
+  const known = new Set(rows.map(run => run.id));
+  const kept: IRun[] = [];
+  for (const row of rows) {
+    const run = updates.get(row.id);
+    if (!run) {
+      kept.push(row);
     } else if (accept(run)) {
-      fresh.push(run);
-      index.set(run.id, -1);
+      kept.push({ ...row, ...run, final_metrics: run.final_metrics ?? row.final_metrics });
     }
   }
+  const fresh = insertNew ? changed.filter(run => !known.has(run.id) && accept(run)) : [];
   fresh.sort((a, b) => b.created - a.created);
-  return { rows: [...fresh, ...next], added: fresh.length };
+  return { rows: [...fresh, ...kept], added: fresh.length, removed: rows.length - kept.length };
+}
+
+/** Rows after a fresh first page: the page, then the rows loaded beyond it that it lacks. */
+export function replaceHead(rows: IRun[], page: IRun[]): IRun[] {
+  const ids = new Set(page.map(run => run.id));
+  return [...page, ...rows.slice(page.length).filter(run => !ids.has(run.id))];
 }
 
 /** Counts for the status bar: running remote cells and running variants. */

@@ -92,6 +92,7 @@ export class ExperimentsPanel extends ReactWidget {
             <RunsView api={this.api} feed={this.feed} notebook={this._notebook} actions={actions} />
           ) : (
             <JobsView
+              key={this._jobsVersion}
               api={this.api}
               feed={this.feed}
               openOutput={this.host.openOutput}
@@ -114,6 +115,7 @@ export class ExperimentsPanel extends ReactWidget {
         const job = await this.api.createJob(toRequest(form));
         this.host.notify(`Promoted ${form.notebook}: job ${job.name}`);
         this._tab = 'jobs';
+        this._jobsVersion += 1; // an open Jobs tab reloads with the new job
         return '';
       } catch (error) {
         return (error as Error).message;
@@ -121,7 +123,7 @@ export class ExperimentsPanel extends ReactWidget {
     };
     return (
       <PromoteDialog
-        initial={initialForm(this._notebook, run.params, run.id)}
+        initial={initialForm(run.notebook || this._notebook, run.params, run.id)}
         submit={submit}
         close={close}
       />
@@ -131,4 +133,5 @@ export class ExperimentsPanel extends ReactWidget {
   private _notebook = '';
   private _tab: Tab = 'runs';
   private _promoting: IRun | null = null;
+  private _jobsVersion = 0;
 }

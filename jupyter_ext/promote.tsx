@@ -48,6 +48,10 @@ export function PromoteDialog(props: {
   const [refusal, setRefusal] = React.useState('');
   const [busy, setBusy] = React.useState(false);
   const errors = validateForm(form);
+  React.useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    return () => opener?.focus(); // back to the button that opened the dialog
+  }, []);
   const set = (name: keyof IPromoteForm, value: string): void =>
     setForm({ ...form, [name]: value });
   const field = (name: keyof IPromoteForm, label: string, multiline = false): JSX.Element => (
@@ -69,7 +73,12 @@ export function PromoteDialog(props: {
       onKeyDown={event => event.key === 'Escape' && props.close()}
     >
       <form className="cf-dialog" onSubmit={send}>
-        <h2 id="cf-promote-title">Promote {form.notebook} to a job</h2>
+        <h2 id="cf-promote-title">Promote {form.notebook || 'a notebook'} to a job</h2>
+        {errors.notebook ? (
+          <div className="cf-field-error" role="alert">
+            {errors.notebook}
+          </div>
+        ) : null}
         {field('name', 'Job name')}
         <fieldset className="cf-field">
           <legend>Schedule</legend>

@@ -3,7 +3,7 @@ import * as React from 'react';
 
 import { ApiError, CellfleetApi, LiveFeed } from './api';
 import { RunDetails } from './details';
-import { isActive, matchesFilter, mergeChanges } from './logic';
+import { isActive, matchesFilter, mergeChanges, replaceHead } from './logic';
 import { IColumn, RunsTable } from './table';
 import type { IRun } from './tokens';
 
@@ -48,11 +48,11 @@ function useRuns(
   // The query the shown rows answer: a reply to an older query (the notebook, filter or sort
   // changed meanwhile) is dropped, and one page at a time is fetched while scrolling.
   const current = React.useRef('');
-  const fetching = React.useRef(false);
+  const fetching = React.useRef('');
   const key = JSON.stringify(query);
   const load = React.useCallback(
     async (offset: number) => {
-      fetching.current = true;
+      fetching.current = key;
       try {
         const page = await props.api.listRuns({ ...query, limit: PAGE, offset });
         if (current.current !== key) {
@@ -71,7 +71,9 @@ function useRuns(
           setState(old => ({ ...old, error: (error as ApiError).message, loading: false }));
         }
       } finally {
-        fetching.current = false;
+        if (fetching.current === key) {
+          fetching.current = '';
+        }
       }
     },
     [props.api, key]
@@ -85,26 +87,35 @@ function useRuns(
     const accept = (run: IRun): boolean =>
       (!props.notebook || run.notebook === props.notebook) && (!status || run.status === status);
     const onChange = (_: LiveFeed, changed: IRun[]): void => {
+      // New runs go first only when the table is newest first; otherwise the server places them.
+      const newestFirst = serverSort === '-created';
       setState(old => {
-        const merged = mergeChanges(old.runs, changed, accept);
-        return { ...old, runs: merged.rows, total: old.total + merged.added };
+        const merged = mergeChanges(old.runs, changed, accept, newestFirst);
+        return { ...old, runs: merged.rows, total: old.total + merged.added - merged.removed };
       });
-      if (changed.some(run => !isActive(run))) {
+      if (!newestFirst || changed.some(run => !isActive(run))) {
         void refreshFinals();
       }
     };
+    let refreshing = false;
     const refreshFinals = async (): Promise<void> => {
+      if (refreshing) {
+        return;
+      }
+      refreshing = true;
       try {
         const page = await props.api.listRuns({ ...query, limit: PAGE, offset: 0 });
         if (current.current === key) {
           setState(old => ({
             ...old,
-            runs: mergeChanges(old.runs, page.runs, () => true).rows,
+            runs: replaceHead(old.runs, page.runs),
             total: page.total
           }));
         }
       } catch {
         // the next change, or the next page, tries again
+      } finally {
+        refreshing = false;
       }
     };
     props.feed.changed.connect(onChange);
@@ -113,7 +124,7 @@ function useRuns(
     };
   }, [props.feed, key]);
   const loadMore = (): void => {
-    if (!fetching.current && state.runs.length < state.total) {
+    if (fetching.current !== key && state.runs.length < state.total) {
       void load(state.runs.length);
     }
   };
@@ -200,6 +211,7 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
   const [filter, setFilter] = React.useState('');
   const [sort, setSort] = React.useState({ column: 'created', descending: true });
   const [selected, setSelected] = React.useState<ReadonlySet<string>>(new Set());
+  React.useEffect(() => setSelected(new Set()), [props.notebook, status]);
   const { state, loadMore } = useRuns(props, status, sort);
   const shown = React.useMemo(
     () => state.runs.filter(run => matchesFilter(run, filter)),

@@ -75,17 +75,16 @@ function Header(props: Pick<ITableProps, 'columns' | 'sort' | 'onSort'>): JSX.El
         const sorted = props.sort.column === column.key;
         const order = sorted ? (props.sort.descending ? 'descending' : 'ascending') : 'none';
         return (
-          <button
-            key={column.key}
-            className="cf-cell cf-sort"
-            role="columnheader"
-            aria-sort={order}
-            title={`sort by ${column.label}`}
-            onClick={() => props.onSort(column.key)}
-          >
-            {column.label}
-            {sorted ? (props.sort.descending ? ' ▾' : ' ▴') : ''}
-          </button>
+          <span key={column.key} className="cf-cell" role="columnheader" aria-sort={order}>
+            <button
+              className="cf-sort"
+              title={`sort by ${column.label}`}
+              onClick={() => props.onSort(column.key)}
+            >
+              {column.label}
+              {sorted ? (props.sort.descending ? ' ▾' : ' ▴') : ''}
+            </button>
+          </span>
         );
       })}
     </div>
@@ -98,6 +97,8 @@ function RunRow(props: {
   selected: boolean;
   onToggle: (runId: string) => void;
   top: number;
+  /** The row's aria-rowindex: the header is row 1. */
+  index: number;
 }): JSX.Element {
   const { run } = props;
   const toggle = (event: React.KeyboardEvent): void => {
@@ -111,6 +112,7 @@ function RunRow(props: {
       className={`cf-row cf-run${props.selected ? ' cf-selected' : ''}`}
       role="row"
       aria-selected={props.selected}
+      aria-rowindex={props.index}
       tabIndex={0}
       style={{ top: props.top }}
       data-run={run.id}
@@ -159,9 +161,12 @@ function moveFocus(event: React.KeyboardEvent<HTMLDivElement>): void {
   }
   const row = (event.target as HTMLElement).closest('.cf-row');
   const next = event.key === 'ArrowDown' ? row?.nextElementSibling : row?.previousElementSibling;
-  if (next instanceof HTMLElement) {
+  // a run row takes the focus itself; a group row through its toggle button
+  const target =
+    next instanceof HTMLElement && next.tabIndex < 0 ? next.querySelector('button') : next;
+  if (target instanceof HTMLElement) {
     event.preventDefault();
-    next.focus();
+    target.focus();
   }
 }
 
@@ -194,17 +199,25 @@ export function RunsTable(props: ITableProps): JSX.Element {
         >
           {items.slice(start, end).map((item, i) =>
             'header' in item ? (
-              <button
+              <div
                 key={`group:${item.header}`}
                 className="cf-row cf-group"
+                role="row"
+                aria-rowindex={start + i + 2}
                 style={{ top: (start + i) * ROW_HEIGHT }}
-                aria-expanded={!collapsed.has(item.header)}
-                onClick={() => toggleGroup(item.header)}
               >
-                {collapsed.has(item.header) ? '▸ ' : '▾ '}
-                {item.header} · {item.count} run{item.count === 1 ? '' : 's'}
-                {item.running ? ` · ${item.running} running` : ''}
-              </button>
+                <span role="gridcell" className="cf-group-cell">
+                  <button
+                    className="cf-group-toggle"
+                    aria-expanded={!collapsed.has(item.header)}
+                    onClick={() => toggleGroup(item.header)}
+                  >
+                    {collapsed.has(item.header) ? '▸ ' : '▾ '}
+                    {item.header} · {item.count} run{item.count === 1 ? '' : 's'}
+                    {item.running ? ` · ${item.running} running` : ''}
+                  </button>
+                </span>
+              </div>
             ) : (
               <RunRow
                 key={item.run.id}
@@ -213,6 +226,7 @@ export function RunsTable(props: ITableProps): JSX.Element {
                 selected={props.selected.has(item.run.id)}
                 onToggle={props.onToggle}
                 top={(start + i) * ROW_HEIGHT}
+                index={start + i + 2}
               />
             )
           )}

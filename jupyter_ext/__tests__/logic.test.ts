@@ -8,6 +8,7 @@ import {
   matchesFilter,
   mergeChanges,
   paramDiff,
+  replaceHead,
   svgPath,
   visibleWindow
 } from '../logic';
@@ -169,10 +170,33 @@ describe('grouping, merging and windowing', () => {
       ],
       r => r.notebook === 'train.ipynb'
     );
-    expect(merged.added).toBe(1);
+    expect([merged.added, merged.removed]).toEqual([1, 0]);
     expect(merged.rows.map(r => r.id)).toEqual(['c', 'a', 'b']);
     expect(merged.rows[1].status).toBe('succeeded');
     expect(merged.rows[1].final_metrics).toEqual({ loss: 1 });
+  });
+
+  it('drops runs that leave the filter and leaves new ones to the server when sorted otherwise', () => {
+    const rows = [run('a', { status: 'running' }), run('b', { status: 'running' })];
+    const merged = mergeChanges(
+      rows,
+      [run('a', { status: 'failed' }), run('c', { status: 'running' })],
+      r => r.status === 'running',
+      false
+    );
+    expect(merged.rows.map(r => r.id)).toEqual(['b']);
+    expect([merged.added, merged.removed]).toEqual([0, 1]);
+  });
+
+  it('replaces the head of the rows with a fresh first page', () => {
+    const rows = ['a', 'b', 'c', 'd'].map(id => run(id));
+    const page = ['x', 'a'].map(id => run(id, { status: 'failed' }));
+    expect(replaceHead(rows, page).map(r => `${r.id}:${r.status}`)).toEqual([
+      'x:failed',
+      'a:failed',
+      'c:succeeded',
+      'd:succeeded'
+    ]);
   });
 
   it('windows the rows around the scroll position', () => {

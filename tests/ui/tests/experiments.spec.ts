@@ -51,7 +51,7 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await shoot(page, PANEL, 'panel-light');
 
   // Sorting by a final metric runs on the server: the lowest loss is lr=0.5's.
-  const lossHeader = panel.locator('.cf-sort', { hasText: /^loss/ });
+  const lossHeader = panel.getByRole('columnheader', { name: /^loss/ });
   await lossHeader.click();
   await expect(lossHeader).toHaveAttribute('aria-sort', 'ascending');
   await expect(panel.locator('.cf-run').first()).toContainText('0.5');
