@@ -29,12 +29,9 @@ from typing import Any
 from cellfleet.store import Store
 from cellfleet.summaries import run_page
 from synthetic import build_store
+from timing import quantile, timed
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def _quantile(samples: list[float], q: float) -> float:
-    return sorted(samples)[int(q * (len(samples) - 1))]
 
 
 def _free_port() -> int:
@@ -58,16 +55,6 @@ def _server(folder: Path, port: int, token: str) -> subprocess.Popen:
             time.sleep(0.1)
     server.kill()
     sys.exit("the Jupyter server did not start")
-
-
-def _timed(call: Callable[[], Any], repeats: int) -> list[float]:
-    call()  # warm: connection, caches
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def _cases(store: Store, ids: list[str]) -> dict[str, tuple[str, Callable[[], Any]]]:
@@ -127,8 +114,8 @@ def main() -> None:
             for label, (path, direct) in _cases(store, ids).items():
                 url = f"http://127.0.0.1:{port}/cellfleet/api/{path}"
                 request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
-                http = _timed(lambda request=request: urllib.request.urlopen(request).read(), repeats)
-                rows.append((label, http, _timed(direct, repeats)))
+                http = timed(lambda request=request: urllib.request.urlopen(request).read(), repeats)
+                rows.append((label, http, timed(direct, repeats)))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -137,7 +124,7 @@ def main() -> None:
     print("-" * 78)
     for label, http, direct in rows:
         median, base = statistics.median(http), statistics.median(direct)
-        p90 = _quantile(http, 0.9)
+        p90 = quantile(http, 0.9)
         print(f"{label:<26} | {median:8.1f} | {p90:8.1f} | {base:9.1f} | {median / base:5.1f}x | < 100")
     RESULTS.mkdir(exist_ok=True)
     results = {label: {"http": http, "store": direct} for label, http, direct in rows}

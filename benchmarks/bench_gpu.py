@@ -10,32 +10,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+
+from timing import quantile, timed
 
 
 def _noop() -> None:
     return None
 
 
-def _timed(action: Callable[[], object], runs: int, warmup: int = 10) -> list[float]:
-    for _ in range(warmup):
-        action()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def _p90(samples: list[float]) -> float:
-    return sorted(samples)[int(0.9 * (len(samples) - 1))]
-
-
 def _row(name: str, samples: list[float], baseline: list[float] | None) -> str:
     median = statistics.median(samples)
     ratio = f"{median / statistics.median(baseline):.2f}x" if baseline else "1.00x"
-    return f"| {name} | {median:.2f} | {_p90(samples):.2f} | {ratio} |"
+    return f"| {name} | {median:.2f} | {quantile(samples, 0.9):.2f} | {ratio} |"
 
 
 def main() -> None:
@@ -56,10 +42,10 @@ def main() -> None:
     start_seconds = time.perf_counter() - started
     del first
     client = clusters.connect(None).client
-    raw = _timed(lambda: client.submit(_noop, pure=False, resources={"GPU": 1}).result(), args.runs)
-    remote = _timed(lambda: shell.run_cell_magic("remote", "gpu", "x = 1"), args.runs)
+    raw = timed(lambda: client.submit(_noop, pure=False, resources={"GPU": 1}).result(), args.runs, warmup=10)
+    remote = timed(lambda: shell.run_cell_magic("remote", "gpu", "x = 1"), args.runs, warmup=10)
     matmul = "import cupy as cp\na = cp.random.random((2048, 2048))\ns = float((a @ a).sum())"
-    gpu_cell = _timed(lambda: shell.run_cell_magic("remote", "gpu", matmul), max(args.runs // 10, 5), warmup=3)
+    gpu_cell = timed(lambda: shell.run_cell_magic("remote", "gpu", matmul), max(args.runs // 10, 5), warmup=3)
     print(
         f"GPUs: {clusters.gpu_count()}; first %%remote gpu cell, LocalCUDACluster start included: {start_seconds:.2f} s"
     )

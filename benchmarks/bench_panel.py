@@ -21,14 +21,11 @@ import tempfile
 from pathlib import Path
 
 from synthetic import build_store
+from timing import quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
 UI = ROOT / "tests" / "ui"
-
-
-def _quantile(samples: list[float], q: float) -> float:
-    return sorted(samples)[int(q * (len(samples) - 1))]
 
 
 def measure(folder: Path, repeats: int) -> dict:
@@ -63,7 +60,7 @@ def main() -> None:
     print(f"{'store':>12} | {'median':>8} | {'p90':>8} | {'vs 100 runs':>11} | {'rows in DOM':>11} | target")
     print("-" * 72)
     for n_runs, found in results.items():
-        median, p90 = statistics.median(found["samples"]), _quantile(found["samples"], 0.9)
+        median, p90 = statistics.median(found["samples"]), quantile(found["samples"], 0.9)
         print(f"{n_runs:>7} runs | {median:8.1f} | {p90:8.1f} | {median / base:10.2f}x | {found['rows']:>11} | < 1000")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "panel.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))

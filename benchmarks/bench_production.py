@@ -21,11 +21,9 @@ from pathlib import Path
 import nbformat
 import psutil
 
+from timing import quantile
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def _quantile(samples: list[float], q: float) -> float:
-    return sorted(samples)[int(q * (len(samples) - 1))]
 
 
 def _notebook(folder: Path, work: str = "total = sum(range(n))\nprint(total)", name: str = "job") -> Path:
@@ -58,8 +56,8 @@ def bench_overhead(folder: Path, url: str, repeats: int, notebook: Path) -> dict
         papermill_s.append(_timed(bare, env))
         cellfleet_s.append(_timed(ours, env))
     return {
-        "papermill_median": statistics.median(papermill_s), "papermill_p90": _quantile(papermill_s, 0.9),
-        "cellfleet_median": statistics.median(cellfleet_s), "cellfleet_p90": _quantile(cellfleet_s, 0.9),
+        "papermill_median": statistics.median(papermill_s), "papermill_p90": quantile(papermill_s, 0.9),
+        "cellfleet_median": statistics.median(cellfleet_s), "cellfleet_p90": quantile(cellfleet_s, 0.9),
         "ratio": statistics.median(cellfleet_s) / statistics.median(papermill_s),
     }  # fmt: skip
 
@@ -99,8 +97,8 @@ def bench_lateness(folder: Path, url: str, occurrences: int) -> dict[str, float]
     launched = [r["environment"]["launched"] - r["environment"]["due"] for r in runs]
     started = [r["started"] - r["environment"]["due"] for r in runs]
     return {
-        "n": len(runs), "p50": statistics.median(launched), "p95": _quantile(launched, 0.95), "max": max(launched),
-        "process_p50": statistics.median(started), "process_p95": _quantile(started, 0.95),
+        "n": len(runs), "p50": statistics.median(launched), "p95": quantile(launched, 0.95), "max": max(launched),
+        "process_p50": statistics.median(started), "process_p95": quantile(started, 0.95),
     }  # fmt: skip
 
 

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import quantile
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -26,12 +28,8 @@ def _sleep_one(index: int) -> int:
     return index
 
 
-def _p90(samples: list[float]) -> float:
-    return sorted(samples)[int(0.9 * (len(samples) - 1))]
-
-
 def _stats(samples: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(samples), "p90": _p90(samples), "n": len(samples)}
+    return {"median": statistics.median(samples), "p90": quantile(samples, 0.9), "n": len(samples)}
 
 
 def _shell():

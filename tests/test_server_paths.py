@@ -8,7 +8,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from cellfleet.server_paths import notebook_spellings, shown_run
+from cellfleet.server_paths import notebook_spellings, shown_runs
 from cellfleet.store import Store
 from jobs_helpers import write_notebook
 
@@ -58,7 +58,7 @@ async def test_absolute_notebook_paths_are_listed_relative_to_the_root(jp_fetch,
 
 
 def test_paths_outside_the_root_stay_as_recorded(tmp_path):
-    run = shown_run({"notebook": "/elsewhere/a.ipynb", "output_path": "/elsewhere/out.ipynb"}, tmp_path)
+    (run,) = shown_runs([{"notebook": "/elsewhere/a.ipynb", "output_path": "/elsewhere/out.ipynb"}], tmp_path)
     assert (run["notebook"], run["output_notebook"]) == ("/elsewhere/a.ipynb", None)
     assert notebook_spellings(tmp_path, "../a.ipynb") == ["../a.ipynb"]
     assert notebook_spellings(tmp_path, None) is None

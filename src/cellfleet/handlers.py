@@ -21,7 +21,7 @@ from tornado.iostream import StreamClosedError
 
 from .errors import CellfleetError, PromotionError
 from .run_order import COLUMNS, valid_sort
-from .server_paths import notebook_spellings, shown_run
+from .server_paths import notebook_spellings, shown_runs
 from .store import Store, open_store
 
 __all__ = ["ROUTES"]
@@ -53,7 +53,7 @@ class _Handler(APIHandler):
         return os.path.expanduser(root)  # server_root_dir is for display: "~/project"
 
     def shown(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [shown_run(run, self.root) for run in runs]
+        return shown_runs(runs, self.root)
 
     def changed_runs(self, since: float) -> list[dict[str, Any]]:
         """Runs changed since ``since`` (less a margin for workers' clocks and late commits; the
@@ -135,7 +135,7 @@ class RunHandler(_Handler):
     def get(self, run_id: str) -> None:
         run = self.run_or_404(run_id)
         artifacts = [{k: a[k] for k in ("id", "name", "media_type", "size")} for a in self.store.list_artifacts(run_id)]
-        run = shown_run(run, self.root)
+        run = self.shown([run])[0]
         self.reply({"run": run, "metrics": self.store.metric_series(run_id), "artifacts": artifacts})
 
 

@@ -7,27 +7,28 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["notebook_spellings", "shown_run"]
+__all__ = ["notebook_spellings", "shown_runs"]
 
 
-def _inside(root: Path, recorded: str) -> str | None:
-    """``recorded`` relative to ``root`` (POSIX separators) when it is an absolute path inside it."""
+def _inside(base: Path, recorded: str) -> str | None:
+    """``recorded`` relative to ``base`` (resolved; POSIX separators) when it is an absolute path inside it."""
     path = Path(recorded)
     if not recorded or not path.is_absolute():
         return None
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return None
 
 
-def shown_run(run: dict[str, Any], root: str | Path) -> dict[str, Any]:
-    """The run with ``notebook`` relative to the root where it lies there, and
+def shown_runs(runs: list[dict[str, Any]], root: str | Path) -> list[dict[str, Any]]:
+    """The runs with ``notebook`` relative to the root where it lies there, and
     ``output_notebook``: the executed notebook's path inside the root, or ``None``."""
-    base = Path(root)
-    run["notebook"] = _inside(base, run.get("notebook") or "") or run.get("notebook") or ""
-    run["output_notebook"] = _inside(base, run.get("output_path") or "")
-    return run
+    base = Path(root).resolve()
+    for run in runs:
+        run["notebook"] = _inside(base, run.get("notebook") or "") or run.get("notebook") or ""
+        run["output_notebook"] = _inside(base, run.get("output_path") or "")
+    return runs
 
 
 def notebook_spellings(root: str | Path, notebook: str | None) -> list[str] | None:
