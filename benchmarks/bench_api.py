@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cellfleet.store import Store
-from cellfleet.summaries import run_page
+from cellfleet.store.database import Store
+from cellfleet.store.queries import run_page
 from synthetic import build_store
 from timing import quantile, timed
 

@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    from cellfleet import clusters
+    from cellfleet.kernel import session as clusters
 
     if clusters.gpu_count() == 0:
         print("skipped: no GPU")

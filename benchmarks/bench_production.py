@@ -75,8 +75,8 @@ def bench_lateness(folder: Path, url: str, occurrences: int) -> dict[str, float]
     Each run starts a kernel (about a second of CPU): at 1 s intervals a 2-core machine is
     saturated by the runs themselves, which measures the machine, not the scheduler.
     """
-    from cellfleet.jobs import JobStore
-    from cellfleet.store import Store
+    from cellfleet.store.database import Store
+    from cellfleet.store.jobs import JobStore
 
     notebook = _notebook(folder)
     subprocess.run(

@@ -466,7 +466,7 @@ def meter_control(meter: CommMeter, session: Any) -> dict[str, int]:
 
 
 def bench_chain(shell: Any, plan: Plan) -> dict[str, Any]:
-    from cellfleet import clusters
+    from cellfleet.kernel import session as clusters
 
     session = clusters.connect(None)
     if not session.address.startswith("tcp://"):
@@ -557,7 +557,7 @@ CHAIN_LEGEND = (
 
 
 def bench_gpu(shell: Any, plan: Plan) -> dict[str, Any] | None:
-    from cellfleet import clusters
+    from cellfleet.kernel import session as clusters
 
     if clusters.gpu_count() == 0:
         return None
@@ -587,7 +587,8 @@ def gpu_table(result: dict[str, Any] | None, plan: Plan) -> str:
 def machine() -> dict[str, Any]:
     import distributed
 
-    from cellfleet import __version__, clusters
+    from cellfleet import __version__
+    from cellfleet.kernel import session as clusters
 
     return {
         "python": platform.python_version(),
@@ -608,7 +609,7 @@ def isolated_store() -> Iterator[None]:
         try:
             yield
         finally:
-            from cellfleet.tracking import writer_for
+            from cellfleet.store.recorder import writer_for
 
             writer_for().flush()
             os.environ.pop("CELLFLEET_ROOT", None)
@@ -617,7 +618,7 @@ def isolated_store() -> Iterator[None]:
 def run_all(plan: Plan) -> dict[str, Any]:
     from IPython.testing.globalipapp import start_ipython
 
-    from cellfleet import clusters
+    from cellfleet.kernel import session as clusters
 
     results: dict[str, Any] = {"machine": machine(), "plan": asdict(plan)}
     results["fresh_kernel"] = bench_fresh_kernel(plan)  # first, while nothing else runs here

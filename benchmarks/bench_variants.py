@@ -42,7 +42,7 @@ def _shell():
 
 def bench_makespan(shell, repeats: int) -> dict[str, dict[str, float]]:
     """8 variants of a 1 s cell on 2 workers vs the ideal 4 s and a plain Dask submit loop."""
-    from cellfleet import clusters
+    from cellfleet.kernel import session as clusters
 
     grid = "--grid i=0,1,2,3,4,5,6,7"
     shell.run_cell_magic("remote", grid, "import time\ntime.sleep(0.01)")  # warm: cluster up, imports done
@@ -60,7 +60,7 @@ def bench_makespan(shell, repeats: int) -> dict[str, dict[str, float]]:
 
 def bench_log(shell, points: int) -> dict[str, float]:
     """cellfleet.log from a worker: cost per call in a tight loop, and points stored per second."""
-    from cellfleet.tracking import writer_for
+    from cellfleet.store.recorder import writer_for
 
     body = (
         "import cellfleet, time\nstart = time.perf_counter()\n"
@@ -86,9 +86,9 @@ def bench_log(shell, points: int) -> dict[str, float]:
 def _fill_store(url: str, runs: int, points: int) -> None:
     import sqlalchemy as sa
 
-    from cellfleet.schema import metrics
-    from cellfleet.schema import runs as runs_table
-    from cellfleet.store import Store
+    from cellfleet.store.database import Store
+    from cellfleet.store.schema import metrics
+    from cellfleet.store.schema import runs as runs_table
 
     store = Store(url)
     now = time.time()
@@ -132,8 +132,8 @@ def _fill_store(url: str, runs: int, points: int) -> None:
 
 def bench_runs_ls(repeats: int, runs: int, points: int) -> dict[str, dict[str, float]]:
     """`cellfleet runs ls` on a big store: the query and formatting, and the whole command."""
-    from cellfleet.cli_runs import RUN_ACTIONS
-    from cellfleet.store import Store
+    from cellfleet.cli.runs import RUN_ACTIONS
+    from cellfleet.store.database import Store
 
     folder = tempfile.mkdtemp()
     url = f"sqlite:///{folder}/big.db"
@@ -195,7 +195,7 @@ def main() -> None:
     _print_table(makespan, log, listing)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "variants.json").write_text(json.dumps({"makespan": makespan, "log": log, "runs_ls": listing}, indent=2))
-    from cellfleet import clusters
+    from cellfleet.kernel import session as clusters
 
     clusters.close_all()
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import sqlalchemy as sa
 
-from cellfleet.schema import metrics, runs
-from cellfleet.store import Store
+from cellfleet.store.database import Store
+from cellfleet.store.schema import metrics, runs
 
 __all__ = ["build_store"]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from cellfleet import clusters
+from cellfleet.kernel import session as clusters
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 

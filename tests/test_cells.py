@@ -2,7 +2,7 @@
 
 import pytest
 
-from cellfleet.cells import analyze, uses_ipython
+from cellfleet.kernel.analysis import analyze, uses_ipython
 
 
 def test_reads_only_names_used_before_assignment():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cellfleet.store import MetricPoint, Store
+from cellfleet.store.database import MetricPoint, Store
 
 
 @pytest.fixture

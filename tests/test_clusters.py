@@ -7,7 +7,8 @@ import threading
 import pytest
 from distributed import LocalCluster
 
-from cellfleet import ClusterUnavailable, NoGPUError, ResourceUnavailable, clusters
+from cellfleet import ClusterUnavailable, NoGPUError, ResourceUnavailable
+from cellfleet.kernel import session as clusters
 from conftest import run
 
 no_gpu = pytest.mark.skipif(clusters.gpu_count() > 0, reason="this machine has a GPU")

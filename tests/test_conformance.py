@@ -8,7 +8,7 @@ import nbformat
 import papermill
 import pytest
 
-from cellfleet.store import Store
+from cellfleet.store.database import Store
 from jobs_helpers import cellfleet
 
 PEERS = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "papermill"

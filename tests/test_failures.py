@@ -6,7 +6,7 @@ import _thread
 import threading
 
 from cellfleet import CellCancelled, CellTimeout, WorkerLostError
-from cellfleet.runner import running_cells
+from cellfleet.worker.task import running_cells
 from conftest import eventually, run
 
 LOOP = "import time\nwhile True:\n    time.sleep(0.02)"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cellfleet import RemoteHandle, clusters
+from cellfleet import RemoteHandle
+from cellfleet.kernel import session as clusters
 from conftest import run
 
 pytestmark = pytest.mark.gpu

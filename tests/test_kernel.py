@@ -12,7 +12,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 
-from cellfleet import clusters
+from cellfleet.kernel import session as clusters
 
 CELLS = {
     "frame": "%%remote\nimport pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3]})\ndf",
@@ -161,7 +161,7 @@ def test_interrupting_the_kernel_stops_the_remote_cell(kernel):
             errors.append(message["content"]["ename"])
     assert errors == ["CellCancelled"]
     check = (
-        "import time, cellfleet\nfrom cellfleet.runner import running_cells\nc = cellfleet.client()\n"
+        "import time, cellfleet\nfrom cellfleet.worker.task import running_cells\nc = cellfleet.client()\n"
         "for _ in range(300):\n    busy = any(c.run(running_cells).values())\n"
         "    if not busy:\n        break\n    time.sleep(0.1)\nprint('busy' if busy else 'idle')"
     )
@@ -177,7 +177,7 @@ def test_a_grid_in_a_kernel_compares_four_runs_and_adopts_the_best(executed):
     assert table.count("succeeded") == 3 and "RuntimeError: exploded" in table
     assert "0.16*" in table  # 0.01 * 32 / 2, the lowest final loss, marked best
     assert "[0.01, 32]" in _text(executed["adopt"])
-    from cellfleet.store import open_store
+    from cellfleet.store.database import open_store
 
     variants = [r for r in open_store().list_runs(kind="variant", limit=100) if r["cell_name"].startswith("In[")]
     latest_group = variants[0]["group_id"]

@@ -4,7 +4,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from cellfleet.config import load_settings, parse_size
-from cellfleet.magics import parse_remote_options
+from cellfleet.kernel.magics import parse_remote_options
 
 
 def test_defaults_ask_for_nothing_special():
@@ -85,7 +85,7 @@ def test_bad_settings_are_usage_errors_in_the_notebook(ip, monkeypatch, variable
 
 
 def test_unhashable_grid_values_are_usage_errors():
-    from cellfleet.grid import parse_axis
+    from cellfleet.kernel.grid import parse_axis
 
     with pytest.raises(UsageError, match="not a Python literal"):
         parse_axis("x={[1]:2}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cellfleet.jobs import JobStore
-from cellfleet.scheduler import Scheduler, backoff
-from cellfleet.store import Store
+from cellfleet.production.scheduler import Scheduler, backoff
+from cellfleet.store.database import Store
+from cellfleet.store.jobs import JobStore
 from jobs_helpers import cellfleet, write_notebook
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cellfleet import RemoteHandle, SerializationError
-from cellfleet.inputs import pack
+from cellfleet.kernel.inputs import pack
 from conftest import run
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cellfleet.jobs import JobStore
-from cellfleet.store import Store
+from cellfleet.store.database import Store
+from cellfleet.store.jobs import JobStore
 from jobs_helpers import cellfleet, start_scheduler, stop, wait_for, write_notebook
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from cellfleet.handlers import ROUTES
-from cellfleet.store import MetricPoint, Store
+from cellfleet.server.runs import ROUTES
+from cellfleet.store.database import MetricPoint, Store
 from jobs_helpers import write_notebook
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from cellfleet.server_paths import notebook_spellings, shown_runs
-from cellfleet.store import Store
+from cellfleet.server.paths import notebook_spellings, shown_runs
+from cellfleet.store.database import Store
 from jobs_helpers import write_notebook
 
 

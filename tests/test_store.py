@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from cellfleet import StoreError
-from cellfleet.schema import SCHEMA_VERSION, schema_version, upgrade
-from cellfleet.store import MetricPoint, Store, _engine
+from cellfleet.store.database import MetricPoint, Store, _engine
+from cellfleet.store.schema import SCHEMA_VERSION, schema_version, upgrade
 
 WRITERS, RUNS_EACH, POINTS_EACH = 4, 25, 2000
 

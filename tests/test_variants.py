@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from cellfleet import runs
-from cellfleet.tracking import writer_for
+from cellfleet.store.recorder import writer_for
 from conftest import eventually, run
 
 GRID = "--grid lr=0.1,0.01 --grid batch=32,64 --minimize loss"
@@ -189,7 +189,7 @@ def test_log_rejects_non_numbers_and_skips_nan_without_stopping_the_cell(shell):
 
 
 def test_promote_from_the_notebook_takes_the_best_variants_params(shell, tmp_path, capsys):
-    from cellfleet.jobs import JobStore
+    from cellfleet.store.jobs import JobStore
     from jobs_helpers import write_notebook
 
     assert run(shell, "--grid lr=0.5,0.05 --minimize loss", "import cellfleet\ncellfleet.log(loss=lr)").success
@@ -208,7 +208,7 @@ def test_interrupting_chatty_variants_stops_them_all(shell, client):
     import _thread
 
     from cellfleet import CellCancelled
-    from cellfleet.runner import running_cells
+    from cellfleet.worker.task import running_cells
 
     timer = threading.Timer(1.5, _thread.interrupt_main)
     timer.start()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._version import __version__
-from .errors import (
+from cellfleet._version import __version__
+from cellfleet.errors import (
     CellCancelled,
     CellError,
     CellfleetError,
@@ -28,10 +28,10 @@ from .errors import (
 )
 
 _LAZY = {
-    "RemoteHandle": "handles",
+    "RemoteHandle": "kernel.handles",
     "log": "experiment",
     "log_artifact": "experiment",
-    "runs": "summaries",
+    "runs": "store.queries",
 }
 
 
@@ -76,8 +76,8 @@ __all__ = [
 def client(address: str | None = None) -> Any:
     """The ``distributed.Client`` Cellfleet uses for ``address`` (default: the configured
     or embedded cluster), starting the embedded cluster if needed."""
-    from .clusters import connect
-    from .config import load_settings
+    from cellfleet.config import load_settings
+    from cellfleet.kernel.session import connect
 
     settings = load_settings()
     return connect(address or settings.scheduler, settings.workers).client
@@ -90,8 +90,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext cellfleet``)."""
-    from .local_runs import register_hooks
-    from .magics import CellfleetMagics
+    from cellfleet.kernel.context import register_hooks
+    from cellfleet.kernel.magics import CellfleetMagics
 
     ipython.register_magics(CellfleetMagics)
     register_hooks(ipython)

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .capture import active_capture
+from cellfleet.worker.capture import active_capture
 
 __all__ = ["log", "log_artifact"]
 
@@ -62,7 +62,7 @@ def log(step: int | None = None, **metrics: Any) -> None:
     if capture is not None:
         capture.metric(values, None if step is None else int(step))
         return
-    from .local_runs import local_recorder
+    from cellfleet.kernel.context import local_recorder
 
     local_recorder().metric(values, None if step is None else int(step), _now())
 
@@ -77,7 +77,7 @@ def log_artifact(path_or_figure: Any, name: str | None = None) -> None:
     if capture is not None:
         capture.artifact(chosen, data, media_type)
         return
-    from .local_runs import local_recorder
+    from cellfleet.kernel.context import local_recorder
 
     local_recorder().artifact(chosen, data, media_type)
 

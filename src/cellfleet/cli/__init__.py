@@ -1,0 +1,109 @@
+"""The ``cellfleet`` command.
+
+    cellfleet promote NOTEBOOK [--cron EXPR | --every DURATION] [--name NAME] [-p KEY VALUE]...
+    cellfleet run NOTEBOOK [-p KEY VALUE]... [--kernel NAME]
+    cellfleet scheduler [--once] [--concurrency N] [--poll SECONDS]
+    cellfleet jobs ls | show JOB | pause JOB | resume JOB | delete JOB | run-now JOB
+    cellfleet runs ls [--notebook P] [--status S] [--kind K] [--limit N]
+    cellfleet runs show RUN | compare RUN RUN... | logs RUN [--follow]
+
+Mistakes print one line naming the problem and the fix, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted", "skipped")
+
+
+def _runs_parser(commands: argparse._SubParsersAction) -> None:
+    runs = commands.add_parser("runs", help="list, show, compare and follow runs")
+    actions = runs.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("ls", help="list runs, newest first")
+    listing.add_argument("--notebook")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--kind", choices=("interactive", "variant", "production"))
+    listing.add_argument("--limit", type=int, default=50)
+    actions.add_parser("show", help="one run: params, metrics, environment, output").add_argument("run")
+    actions.add_parser("compare", help="runs side by side").add_argument("runs", nargs="+")
+    logs = actions.add_parser("logs", help="a production run's progress, cell by cell")
+    logs.add_argument("run")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+
+
+def _jobs_parser(commands: argparse._SubParsersAction) -> None:
+    from cellfleet.production.promote import add_job_arguments
+
+    promote = commands.add_parser("promote", help="make a notebook a scheduled production job")
+    promote.add_argument("notebook")
+    add_job_arguments(promote)
+    run = commands.add_parser("run", help="one production run of a notebook, now")
+    run.add_argument("notebook")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+    run.add_argument("--kernel")
+    scheduler = commands.add_parser("scheduler", help="the service that runs jobs on schedule")
+    scheduler.add_argument("--once", action="store_true", help="run what is due, then exit")
+    scheduler.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")
+    scheduler.add_argument("--poll", type=float, default=0.25, help="seconds between checks (default 0.25)")
+    jobs = commands.add_parser("jobs", help="list and manage jobs").add_subparsers(dest="action", required=True)
+    jobs.add_parser("ls", help="every job, its schedule, next run and last status")
+    show = jobs.add_parser("show", help="a job and its run history")
+    show.add_argument("job")
+    show.add_argument("--limit", type=int, default=20)
+    for action in ("pause", "resume", "delete", "run-now"):
+        jobs.add_parser(action).add_argument("job")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cellfleet", description="Cellfleet: runs, experiments and jobs.")
+    parser.add_argument("--db", help="SQLAlchemy URL of the store (default: CELLFLEET_DB or .cellfleet/cellfleet.db)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _runs_parser(commands)
+    _jobs_parser(commands)
+    return parser
+
+
+def _dispatch(store: object, args: argparse.Namespace) -> str:
+    from cellfleet.cli.jobs import JOB_ACTIONS, promote_command, scheduler_command
+    from cellfleet.cli.runs import RUN_ACTIONS
+
+    if args.command == "runs":
+        return RUN_ACTIONS[args.action](store, args)
+    if args.command == "jobs":
+        return JOB_ACTIONS[args.action](store, args)
+    commands = {"promote": promote_command, "scheduler": scheduler_command}
+    return commands[args.command](store, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from cellfleet.cli.runs import CommandError
+    from cellfleet.errors import CellfleetError
+    from cellfleet.store.database import open_store
+
+    try:
+        if args.command == "run":  # opens the store itself, off the critical path
+            from cellfleet.cli.jobs import run_command
+
+            text = run_command(args.db, args)
+        else:
+            text = _dispatch(open_store(args.db), args)
+    except (CommandError, CellfleetError) as error:
+        print(f"cellfleet: {error}", file=sys.stderr)
+        return error.exit_code if isinstance(error, CommandError) else 2
+    except KeyboardInterrupt:
+        print("cellfleet: interrupted", file=sys.stderr)
+        return 130
+    if text:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""``--cache``: a cell whose code, inputs and params match a succeeded run with stored
+results is not run again; its results and output are restored from the store.
+
+What can be cached: results that came back to the notebook (pickled into the store). A
+run that kept results on the cluster (handles) stores nothing and is never a cache hit,
+because its data does not outlive the cluster. Inputs are matched by a digest of their
+pickled bytes: plain data matches across kernel restarts; functions defined in a kernel
+and remote handles do not (their pickles name the kernel that made them).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from typing import Any
+
+from cellfleet.kernel.inputs import Inputs
+from cellfleet.kernel.remote_cell import Output, load_values
+from cellfleet.store.database import encode_json
+from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
+from cellfleet.worker.task import CellOutcome
+
+__all__ = ["CacheHit", "CachedCell", "lookup", "save"]
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """A stored run whose results stand in for running the cell."""
+
+    run_id: str
+    outcome: CellOutcome
+    outputs: list[dict[str, Any]]
+
+
+def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | None:
+    """The newest matching succeeded run with stored results, if any."""
+    writer = writer_for()
+    writer.flush()  # runs saved moments ago count too
+    store = writer.store
+    run_id = store.find_cached(code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
+    blob = store.load_results(run_id) if run_id else None
+    if run_id is None or blob is None:
+        return None
+    stored = pickle.loads(blob)
+    outcome = CellOutcome(worker=None, gpu=None, stash="", values=stored["values"], result=stored["result"])
+    return CacheHit(run_id, outcome, stored["outputs"])
+
+
+def save(recorder: RunRecorder, outcome: CellOutcome, outputs: list[dict[str, Any]]) -> bool:
+    """Store a succeeded run's results for later cache hits; False when they stayed remote."""
+    if outcome.kept or outcome.error is not None:
+        return False
+    blob = pickle.dumps({"values": outcome.values, "result": outcome.result, "outputs": outputs}, protocol=5)
+    recorder.writer.call(lambda store: store.save_results(recorder.run_id, blob))
+    return True
+
+
+class CachedCell:
+    """Stands in for a :class:`~cellfleet.execution.RemoteCell` on a cache hit."""
+
+    def __init__(self, hit: CacheHit, output: Output, status: Any, recorder: RunRecorder) -> None:
+        self.hit = hit
+        self.output = output
+        self.status = status
+        self.recorder = recorder
+
+    def run(self) -> CellOutcome:
+        for item in self.hit.outputs:
+            if item["kind"] == "stream":
+                self.output.stream(item["name"], item["text"])
+                self.recorder.stream(item["text"])
+            elif item["kind"] == "display":
+                self.output.display(item["data"], item["metadata"])
+        self.output.stream(
+            "stderr", f"cellfleet: cache hit: results restored from run {self.hit.run_id}, not run again\n"
+        )
+        self.recorder.latest.update(self.recorder.writer.store.final_metrics([self.hit.run_id])[self.hit.run_id])
+        self.status.finished("cached")
+        self.recorder.finish("succeeded", cached_from=self.hit.run_id)
+        return self.hit.outcome
+
+    def cancel(self) -> None:
+        """Nothing runs, so nothing to stop."""
+
+    def collect(self, outcome: CellOutcome) -> dict[str, Any]:
+        return load_values(outcome, self.output)

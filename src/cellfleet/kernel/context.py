@@ -1,0 +1,112 @@
+"""The kernel's context for runs: which notebook and cell is executing, and the run that
+records ``cellfleet.log`` calls made in local (not remote) cells."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
+
+__all__ = ["CellContext", "cell_number", "current_cell", "local_recorder", "notebook_path", "register_hooks"]
+
+
+@dataclass(frozen=True)
+class CellContext:
+    """Where a run comes from."""
+
+    notebook: str
+    cell_id: str
+    code: str
+    execution_count: int | None
+
+
+_lock = threading.Lock()
+_cell = CellContext("", "", "", None)
+_local: RunRecorder | None = None
+_production: RunRecorder | None = None
+
+
+def notebook_path(shell: Any = None) -> str:
+    """The notebook's path as the server knows it, when it says."""
+    for variable in ("CELLFLEET_NOTEBOOK", "JPY_SESSION_NAME"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    session = getattr(shell, "user_ns", {}).get("__session__") if shell is not None else None
+    return str(session) if session else ""
+
+
+def cell_number(shell: Any) -> int | None:
+    """The ``In [n]`` number of the cell executing now.
+
+    IPython 9 increments ``execution_count`` before a cell runs, IPython 8 after; the input
+    history holds the true number in both, once the cell is stored.
+    """
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_parsed", None)
+    if history is not None and len(history) > 1:
+        return len(history) - 1
+    return getattr(shell, "execution_count", None)
+
+
+def current_cell() -> CellContext:
+    return _cell
+
+
+def register_hooks(shell: Any) -> None:
+    """Follow cell executions (idempotent)."""
+    events = shell.events
+    if _before_cell not in events.callbacks["pre_run_cell"]:
+        events.register("pre_run_cell", _before_cell)
+        events.register("post_run_cell", _after_cell)
+
+
+def _before_cell(info: Any) -> None:
+    global _cell
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    count = getattr(shell, "execution_count", None)
+    _cell = CellContext(notebook_path(shell), getattr(info, "cell_id", None) or "", info.raw_cell or "", count)
+
+
+def _after_cell(result: Any) -> None:
+    global _local
+    with _lock:
+        recorder, _local = _local, None
+    if recorder is not None:
+        error = None if result.success else repr(result.error_in_exec or result.error_before_exec)
+        recorder.finish("succeeded" if result.success else "failed", error=error)
+
+
+def local_recorder() -> RunRecorder:
+    """The run of the local cell executing now, created on its first ``cellfleet.log``.
+
+    Under a production run (``CELLFLEET_RUN_ID`` set by the runner) it is that run.
+    """
+    global _local, _production
+    production_run = os.environ.get("CELLFLEET_RUN_ID")
+    if production_run:
+        with _lock:
+            if _production is None or _production.run_id != production_run:
+                _production = RunRecorder(writer_for(), run_id=production_run)
+            return _production
+    with _lock:
+        if _local is None:
+            cell = _cell
+            from IPython import get_ipython
+
+            number = cell_number(get_ipython())
+            label = f"In[{number}]" if number is not None else "local"
+            _local = RunRecorder(
+                writer_for(),
+                notebook=cell.notebook,
+                cell_id=cell.cell_id,
+                cell_name=label,
+                kind="interactive",
+                code=cell.code,
+                code_hash=code_hash(cell.code),
+            )
+            _local.running(None, None)
+        return _local

@@ -1,0 +1,290 @@
+"""The IPython magics: ``%%remote``, ``%pull``, ``%wait`` and ``%cellfleet``.
+
+Each magic parses its arguments (mistakes raise ``UsageError`` saying the fix), then calls
+into :mod:`cellfleet.remote` or :mod:`cellfleet.clusters`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from cellfleet.config import load_settings, parse_size
+from cellfleet.errors import CellfleetError
+from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
+from cellfleet.kernel.session import connect, describe_session, shutdown_embedded
+
+__all__ = ["CellfleetMagics", "parse_remote_options"]
+
+_TARGETS = ("gpu", "cpu")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _names(text: str | None, flag: str) -> frozenset[str]:
+    if not text:
+        return frozenset()
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [n for n in names if not n.isidentifier()]
+    if bad or not names:
+        raise UsageError(f"{flag} takes variable names separated by commas, like {flag} model,data (got {text!r})")
+    return frozenset(names)
+
+
+def _positive(value: float | None, flag: str, whole: bool = False, zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not zero):
+        least = "0" if zero else "more than 0"
+        raise UsageError(f"{flag} must be {least} (got {value:g})")
+    if whole and value != int(value):
+        raise UsageError(f"{flag} takes a whole number (got {value:g})")
+
+
+@magic_arguments()
+@argument("target", nargs="?", help="gpu (ask for a GPU) or cpu; default cpu, or gpu when --gpus is given")
+@argument("--gpus", type=int, metavar="N", help="GPUs the cell needs (default 1 with gpu)")
+@argument("--cpus", type=float, metavar="N", help="CPU cores the cell needs")
+@argument("--memory", metavar="SIZE", help="memory the cell needs, like 16GB")
+@argument("--cluster", metavar="ADDRESS", help="Dask scheduler to run on (default: CELLFLEET_SCHEDULER or embedded)")
+@argument("--retries", type=int, default=1, metavar="N", help="runs again if its worker dies (default 1)")
+@argument("--timeout", type=float, metavar="SECONDS", help="stop the cell after this many seconds")
+@argument("--name", metavar="NAME", help="a name for the cell (status, %%wait, dashboard)")
+@argument("--nowait", action="store_true", help="return at once; results arrive when the cell completes")
+@argument("--keep", metavar="NAMES", help="results to keep on the cluster whatever their size")
+@argument("--pull", metavar="NAMES", help="results to bring back whatever their size (GPU data to host)")
+@argument("--require-gpu", action="store_true", help="fail instead of running on CPU when there is no GPU")
+@argument(
+    "--grid", action="append", metavar="NAME=V1,V2", help="a parameter's values; variants run for every combination"
+)
+@argument("--variants", metavar="NAME_OR_JSON", help="a list of param dicts: JSON, or the name of a notebook list")
+@argument("--max-parallel", type=int, metavar="K", help="at most K variants submitted at once")
+@argument("--maximize", action="append", metavar="METRIC", help="higher is better for METRIC (best, %%adopt best)")
+@argument("--minimize", action="append", metavar="METRIC", help="lower is better for METRIC (best, %%adopt best)")
+@argument("--cache", action="store_true", help="reuse the results of an identical succeeded run instead of running")
+def _remote_signature(line: str, cell: str) -> None:
+    """Placeholder carrying ``%%remote``'s argument declarations."""
+
+
+def _parse_line(line: str) -> Any:
+    try:
+        return parse_argstring(_remote_signature, line)
+    except ValueError as error:  # unbalanced quotes, from shlex
+        raise UsageError(f"%%remote: cannot read the arguments ({error}): check the quotes") from None
+
+
+def _check_target(args: Any) -> None:
+    target = args.target
+    if target is not None and target not in _TARGETS:
+        raise UsageError(f"%%remote: unknown target {target!r}: write %%remote gpu or %%remote cpu")
+    if target == "cpu" and args.gpus:
+        raise UsageError("%%remote: --gpus asks for GPUs but the target is cpu: write %%remote gpu --gpus N")
+
+
+def _check_numbers(args: Any) -> int | None:
+    _positive(args.gpus, "--gpus", whole=True)
+    _positive(args.cpus, "--cpus")
+    _positive(args.timeout, "--timeout")
+    _positive(args.retries, "--retries", whole=True, zero=True)
+    if args.name is not None and not _NAME.match(args.name):
+        raise UsageError(f"--name {args.name!r}: use letters, digits, '_', '.' and '-', starting with a letter")
+    try:
+        return parse_size(args.memory, "--memory") if args.memory is not None else None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def parse_remote_options(line: str) -> RemoteOptions:
+    """Parse a ``%%remote`` line into options, or raise ``UsageError`` saying the fix."""
+    args = _parse_line(line)
+    _check_target(args)
+    memory = _check_numbers(args)
+    _check_variant_options(args)
+    return RemoteOptions(
+        gpus=args.gpus or (1 if args.target == "gpu" else 0),
+        cpus=args.cpus,
+        memory=memory,
+        cluster=args.cluster,
+        retries=args.retries,
+        timeout=args.timeout,
+        name=args.name,
+        nowait=args.nowait,
+        keep=_names(args.keep, "--keep"),
+        pull=_names(args.pull, "--pull"),
+        require_gpu=args.require_gpu,
+        grid=tuple(args.grid or ()),
+        variants=args.variants,
+        max_parallel=args.max_parallel,
+        maximize=tuple(args.maximize or ()),
+        minimize=tuple(args.minimize or ()),
+        cache=args.cache,
+    )
+
+
+def _check_variant_options(args: Any) -> None:
+    if args.grid and args.variants:
+        raise UsageError("%%remote: give either --grid or --variants, not both")
+    fans_out = bool(args.grid or args.variants)
+    if args.nowait and fans_out:
+        raise UsageError("%%remote: --nowait does not combine with --grid/--variants; the table shows them live")
+    if not fans_out and (args.max_parallel or args.maximize or args.minimize):
+        raise UsageError("%%remote: --max-parallel, --maximize and --minimize go with --grid or --variants")
+    _positive(args.max_parallel, "--max-parallel", whole=True)
+    metrics = [*(args.maximize or ()), *(args.minimize or ())]
+    bad = [m for m in metrics if not m.isidentifier()]
+    if bad:
+        raise UsageError(f"--maximize/--minimize {bad[0]!r}: give a metric name as passed to cellfleet.log")
+    both = set(args.maximize or ()) & set(args.minimize or ())
+    if both:
+        raise UsageError(f"--maximize and --minimize both name {sorted(both)[0]!r}: choose one")
+
+
+def _check_settings() -> Any:
+    """The settings, or a UsageError naming the bad environment variable."""
+    try:
+        return load_settings()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+class _PromoteParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%promote: {message}")
+
+
+def _parse_promote(line: str) -> argparse.Namespace:
+    from cellfleet.production.promote import add_job_arguments
+
+    parser = _PromoteParser(prog="%promote", add_help=False)
+    parser.add_argument("notebook", nargs="?")
+    add_job_arguments(parser)
+    try:
+        return parser.parse_args(shlex.split(line))
+    except ValueError as error:
+        raise UsageError(f"%promote: cannot read the arguments ({error}): check the quotes") from None
+
+
+_REMOTE_HELP = """Run the cell as a Dask task on a (GPU) worker, as if it ran here.
+
+The variables the cell reads travel with it; the ones it assigns come back. Results
+larger than CELLFLEET_REMOTE_THRESHOLD (64 MiB) and GPU-resident objects stay on the
+worker: the notebook gets a handle, later %%remote cells use the data in place, and
+%pull NAME brings a copy here. Output streams into the cell while it runs.
+
+Examples::
+
+    %%remote gpu
+    import cupy as cp
+    x = cp.random.random((20_000, 20_000))      # stays on the GPU: x is a handle
+    total = float(x.sum())                       # a float: comes back
+
+    %%remote gpu --timeout 600 --retries 2 --name train
+    model = train(data, epochs=10)
+
+    %%remote cpu --nowait --name prep
+    features = build_features(raw)
+    # ... later: %wait prep
+
+Without a configured cluster (--cluster or CELLFLEET_SCHEDULER) an embedded local cluster
+starts on first use: one worker per GPU with dask-cuda, or CPU workers on a machine
+without one (gpu cells then run on CPU with a warning, unless --require-gpu).
+"""
+
+
+@magics_class
+class CellfleetMagics(Magics):
+    """Cellfleet's magics, bound to one IPython shell."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.runner = RemoteRunner(shell)
+
+    @cell_magic
+    def remote(self, line: str, cell: str) -> Any:
+        options = parse_remote_options(line)
+        return self.runner.run(options, cell, _check_settings())
+
+    remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
+
+    @line_magic
+    def pull(self, line: str) -> None:
+        """Bring remote results into the notebook: ``%pull NAME [NAME ...]``.
+
+        GPU data is copied to host memory (CuPy to NumPy, CUDA tensors to CPU tensors).
+        """
+        names = line.split()
+        if not names:
+            raise UsageError("%pull needs the names of remote results, like %pull model data")
+        _names(",".join(names), "%pull")
+        self.runner.pull(names)
+
+    @line_magic
+    def adopt(self, line: str) -> None:
+        """Assign a variant's results to the notebook: ``%adopt RUN``, ``%adopt INDEX`` or ``%adopt best``.
+
+        ``best`` is chosen by the metric of ``--maximize``/``--minimize``; remote handles stay remote.
+        """
+        parts = line.split()
+        if len(parts) != 1:
+            raise UsageError("%adopt takes one run id, variant index, or best, like %adopt best")
+        self.runner.adopt(parts[0])
+
+    @line_magic
+    def promote(self, line: str) -> None:
+        """Make a notebook a scheduled production job: ``%promote [NOTEBOOK] --cron "0 2 * * *" -p lr 0.01``.
+
+        Without NOTEBOOK it promotes this notebook (as saved: save it first). Options are
+        those of ``cellfleet promote``: --cron/--every, --name, -p KEY VALUE, --from-run RUN
+        (``--from-run best`` takes the best variant of the last grid), --cluster, --retries,
+        --timeout, --concurrency, --overlap, --catchup, --notify URL, --notify-on, --kernel.
+        """
+        from cellfleet.cli.jobs import promote_command
+        from cellfleet.kernel.context import notebook_path
+        from cellfleet.store.database import open_store
+
+        args = _parse_promote(line)
+        if args.notebook is None:
+            args.notebook = notebook_path(self.shell) or None
+        if not args.notebook:
+            raise UsageError("%promote: this kernel does not know its notebook's path; write %promote NOTEBOOK.ipynb")
+        if args.from_run == "best":
+            args.from_run = self.runner.variants.best_run_id()
+        from cellfleet.store.recorder import writer_for
+
+        writer_for().flush()  # the runs named by --from-run are in the store
+        try:
+            print(promote_command(open_store(), args))
+        except CellfleetError as error:
+            raise UsageError(f"%promote: {error}") from None
+
+    @line_magic
+    def wait(self, line: str) -> None:
+        """Block until a ``--nowait`` cell finishes: ``%wait [NAME]`` (all when no name)."""
+        parts = line.split()
+        if len(parts) > 1:
+            raise UsageError("%wait takes at most one cell name, like %wait train")
+        self.runner.wait(parts[0] if parts else None)
+
+    @line_magic
+    def cellfleet(self, line: str) -> None:
+        """Cluster commands: ``%cellfleet status`` or ``%cellfleet shutdown``."""
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"%cellfleet: cannot read the arguments ({error}): check the quotes") from None
+        if words == ["status"] or not words:
+            settings = _check_settings()
+            print(describe_session(connect(settings.scheduler, settings.workers)))
+        elif words == ["shutdown"]:
+            print(
+                "cellfleet: embedded cluster closed" if shutdown_embedded() else "cellfleet: no embedded cluster runs"
+            )
+        else:
+            raise UsageError(
+                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status or %cellfleet shutdown"
+            )

@@ -1,0 +1,193 @@
+"""One production run: papermill executes a notebook snapshot in its own kernel.
+
+Run as ``python -m cellfleet.production RUN_ID`` by the scheduler (so a timeout or a crash
+takes down the run and its kernel, never the scheduler), or in process by
+``cellfleet run``. The outcome lands in the store: the status, the failing cell and its
+exception, the output notebook, and a log of the run's progress cell by cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cellfleet.ids import new_id
+from cellfleet.paths import project_root
+from cellfleet.production.promote import materialize
+
+if TYPE_CHECKING:
+    from cellfleet.store.database import Store
+
+__all__ = ["execute_run", "main", "run_now", "run_paths"]
+
+
+def run_paths(run_id: str) -> tuple[Path, Path]:
+    """The output notebook and the progress log of a run."""
+    folder = project_root() / ".cellfleet" / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{run_id}.ipynb", folder / f"{run_id}.log"
+
+
+def _environment(run_id: str, notebook: str, url: str, job: dict[str, Any] | None) -> dict[str, str]:
+    """What the run's kernel inherits: its run (for cellfleet.log), job, store and cluster."""
+    variables = {"CELLFLEET_RUN_ID": run_id, "CELLFLEET_NOTEBOOK": notebook, "CELLFLEET_DB": url}
+    if job is not None:
+        variables["CELLFLEET_JOB_ID"] = job["id"]
+        if job.get("cluster"):
+            variables["CELLFLEET_SCHEDULER"] = job["cluster"]
+    return variables
+
+
+def _logger(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logging.getLogger("papermill").addHandler(handler)
+    logging.getLogger("papermill").setLevel(logging.INFO)
+    return handler
+
+
+def _describe_failure(error: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(error, PapermillExecutionError):
+        return f"cell {error.cell_index} failed: {error.ename}: {error.evalue}"
+    name = type(error).__name__
+    if name == "DeadKernelError":
+        return "the kernel died (out of memory, or killed) while running the notebook"
+    if isinstance(error, SystemExit):
+        return "the run was stopped"
+    return f"{name}: {error}"
+
+
+def _papermill(
+    source: Path, run_id: str, notebook: str, params: dict[str, Any], kernel: str | None
+) -> tuple[str, str | None]:
+    """Execute with papermill, logging progress cell by cell; returns (status, error)."""
+    import papermill
+
+    output, log = run_paths(run_id)
+    handler = _logger(log)
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(output),
+            parameters=params,
+            kernel_name=kernel,
+            log_output=True,
+            progress_bar=False,
+            cwd=str(Path(notebook).parent) if notebook else None,
+        )
+    except BaseException as failure:  # every ending is recorded, then the process ends
+        return ("interrupted" if isinstance(failure, SystemExit) else "failed"), _describe_failure(failure)
+    finally:
+        logging.getLogger("papermill").removeHandler(handler)
+        handler.close()
+    return "succeeded", None
+
+
+def execute_run(store: Store, run_id: str, owner: str | None = None) -> str:
+    """Execute a run the scheduler recorded; returns the final status."""
+    from cellfleet.store.jobs import JobStore
+
+    run = store.get_run(run_id)
+    assert run is not None, f"no run {run_id}"
+    jobs = JobStore(store)
+    job = jobs.get_job(run["job_id"]) if run.get("job_id") else None
+    text = jobs.version_content(run["code_hash"])
+    assert text is not None, f"no notebook version {run['code_hash']}"
+    output, _ = run_paths(run_id)
+    store.update_run(run_id, output_path=str(output), host=platform.node(), started=time.time())
+    os.environ.update(_environment(run_id, run["notebook"], store.url, job))
+    kernel = (job or {}).get("kernel") or run["environment"].get("kernel")
+    status, error = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
+    jobs.finish_run(run_id, owner, status=status, error=error, ended=time.time())
+    return status
+
+
+def run_now(notebook: str, params: dict[str, Any], kernel: str | None, url: str | None) -> tuple[str, str, str | None]:
+    """A one-off production run (``cellfleet run``): returns (run id, status, error).
+
+    The store's bookkeeping (SQLAlchemy's import included) happens in a thread while
+    papermill starts the kernel, so recording the run adds little to its wall time.
+    """
+    from cellfleet.paths import default_url
+    from cellfleet.production.promote import check_params, read_snapshot
+
+    snap, text = read_snapshot(notebook)
+    if snap.parameters is not None:
+        check_params(snap, params)  # without a parameters cell papermill injects at the top, as it does
+    from cellfleet.store.database import open_store
+    from cellfleet.store.jobs import JobStore
+
+    if url is not None:
+        open_store(url)  # a store named by the user is checked before anything runs
+    run_id, url = new_id(), url or default_url()
+    fields = {"params": params, "started": time.time(), "environment": {"kernel": kernel}}
+    problems: list[BaseException] = []
+    record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields, problems))
+    record.start()
+    os.environ.update(_environment(run_id, str(snap.source), url, None))
+    status, error = _papermill(snap.path, run_id, str(snap.source), params, kernel)
+    record.join()
+    if problems:
+        raise problems[0]
+    JobStore(open_store(url)).finish_run(run_id, None, status=status, error=error, ended=time.time())
+    return run_id, status, error
+
+
+def _record_start(
+    url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any], problems: list[BaseException]
+) -> None:
+    try:
+        _record(url, run_id, snap, text, fields)
+    except Exception as error:  # raised again by the main thread, as one line
+        problems.append(error)
+
+
+def _record(url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any]) -> None:
+    from cellfleet.store.database import open_store
+    from cellfleet.store.jobs import JobStore
+
+    store = open_store(url)
+    JobStore(store).save_version(snap.digest, str(snap.source), text)
+    output, _ = run_paths(run_id)
+    store.create_run(
+        id=run_id, kind="production", notebook=str(snap.source), cell_name=snap.source.stem, code_hash=snap.digest,
+        status="running", attempt=0, output_path=str(output), host=platform.node(), **fields,
+    )  # fmt: skip
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """A run whose scheduler died stops itself, so a recovered occurrence never runs twice."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cellfleet.production RUN_ID [OWNER]``: the scheduler's child process."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    run_id, owner = args[0], (args[1] if len(args) > 1 else None)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    from cellfleet.store.database import open_store
+
+    status = execute_run(open_store(os.environ.get("CELLFLEET_DB")), run_id, owner)
+    return 0 if status == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

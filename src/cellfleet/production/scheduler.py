@@ -1,0 +1,319 @@
+"""The ``cellfleet scheduler`` service: fires due jobs, runs them, retries, recovers.
+
+A standalone process, not part of the Jupyter server: schedules keep running when
+JupyterLab is closed. All state is in the store, so a scheduler can be killed and
+restarted at any time, and several can share one store:
+
+- each due time of a job is an *occurrence*, inserted under a unique key, so it exists once;
+- a scheduler takes an occurrence by compare-and-set, so exactly one runs it;
+- each run executes in a child process (``python -m cellfleet.production``) with its own
+  kernel, so a timeout or a dying kernel never takes the scheduler down;
+- a scheduler writes a heartbeat; runs left ``running`` by one that stopped beating (or
+  whose process is gone) are marked ``interrupted`` and retried per the job's policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cellfleet.production.execute import run_paths
+from cellfleet.production.notify import notify, wait_for_notifications
+from cellfleet.production.schedules import Schedule
+from cellfleet.store.database import Store
+from cellfleet.store.jobs import JobStore
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger("cellfleet.scheduler")
+
+HEARTBEAT = 1.0
+STOP_GRACE = 5.0
+MAX_BACKOFF = 300.0
+
+
+@dataclass
+class Child:
+    """A production run executing in a child process."""
+
+    run_id: str
+    job: dict[str, Any]
+    occurrence: dict[str, Any]
+    process: subprocess.Popen[bytes]
+    started: float
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number ``attempt + 1``: 1, 2, 4, ... up to 5 minutes."""
+    return min(MAX_BACKOFF, 2.0**attempt)
+
+
+class Scheduler:
+    """One scheduler process over one store."""
+
+    def __init__(self, store: Store, concurrency: int = 4, poll: float = 0.25, stale_after: float = 30.0) -> None:
+        self.store = store
+        self.jobs = JobStore(store)
+        self.concurrency = concurrency
+        self.poll = poll
+        self.stale_after = stale_after
+        self.id = f"{platform.node()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.children: dict[str, Child] = {}
+        self._stopping = False
+        self._last_recovery = 0.0
+
+    # the loop ---------------------------------------------------------------------
+
+    def serve(self, once: bool = False) -> None:
+        """Run until stopped (SIGTERM, SIGINT); with ``once``, until what is due has run."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._request_stop)
+        log.info("scheduler %s on %s", self.id, self.store.url)
+        self.jobs.heartbeat(self.id)
+        threading.Thread(target=self._beat, name="cellfleet-heartbeat", daemon=True).start()
+        try:
+            while not self._stopping:
+                self._safe_tick()
+                if once and not self.children and not self.jobs.ready_occurrences(float("inf")):
+                    break
+                time.sleep(self.poll)
+        finally:
+            self._shutdown()
+
+    def _beat(self) -> None:
+        """Heartbeats from their own thread, so a slow tick never looks like a dead scheduler."""
+        while not self._stopping:
+            try:
+                self.jobs.heartbeat(self.id)
+            except Exception:
+                log.exception("could not write the heartbeat; trying again")
+            time.sleep(HEARTBEAT)
+
+    def _safe_tick(self) -> None:
+        """A tick whose failure (a locked store, a bad row) is logged; the service carries on."""
+        try:
+            self.tick(time.time())
+        except Exception:
+            log.exception("scheduler tick failed; trying again")
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        self._stopping = True
+
+    def tick(self, now: float) -> None:
+        """One pass: heartbeat, recover, plan what is due, reap finished runs, launch ready ones."""
+        if now - self._last_recovery >= HEARTBEAT:
+            self._last_recovery = now
+            self._recover(now)
+        jobs = {job["id"]: job for job in self.jobs.list_jobs()}
+        self._plan(jobs.values(), now)
+        self._reap(now)
+        self._launch(jobs, now)
+
+    # planning ---------------------------------------------------------------------
+
+    def _plan(self, jobs: Any, now: float) -> None:
+        for job in jobs:
+            if job["paused"] or not job["schedule"]:
+                continue
+            times = Schedule(job["schedule"]).due_times(job["checked_until"], now, job["created"])
+            if not times:
+                continue
+            for due in self._catchup(job, times, now):
+                self.jobs.add_occurrence(job["id"], due)
+            self.jobs.update_job(job["id"], checked_until=times[-1])
+
+    def _catchup(self, job: dict[str, Any], times: list[float], now: float) -> list[float]:
+        grace = max(2.0, 4 * self.poll)
+        missed = [t for t in times if t < now - grace]
+        fresh = [t for t in times if t >= now - grace]
+        if job["catchup"] == "all":
+            return times
+        if job["catchup"] == "latest":
+            return missed[-1:] + fresh
+        return fresh
+
+    # launching --------------------------------------------------------------------
+
+    def _launch(self, jobs: dict[str, dict[str, Any]], now: float) -> None:
+        for occurrence in self.jobs.ready_occurrences(now):
+            if len(self.children) >= self.concurrency or self._stopping:
+                return
+            job = jobs.get(occurrence["job_id"])
+            if job is None or job["paused"]:
+                if self.jobs.claim(occurrence, self.id):
+                    self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "cancelled")
+                continue
+            running = self.jobs.running_runs(job["id"])
+            if running and not self._may_overlap(job, occurrence, running):
+                continue
+            if self.jobs.claim(occurrence, self.id):
+                self._start(job, occurrence, now)
+
+    def _may_overlap(self, job: dict[str, Any], occurrence: dict[str, Any], running: list[Any]) -> bool:
+        if job["overlap"] == "allow":
+            return len(running) < job["concurrency"]
+        if job["overlap"] == "skip" and self.jobs.claim(occurrence, self.id):
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "skipped")
+            self._record_skip(job, occurrence)
+        return False
+
+    def _record_skip(self, job: dict[str, Any], occurrence: dict[str, Any]) -> None:
+        self.store.create_run(
+            kind="production", job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
+            code_hash=job["version"], params=job["params"], status="skipped", occurrence_id=occurrence["id"],
+            error="the previous run was still running (--overlap skip)", ended=time.time(),
+        )  # fmt: skip
+
+    def _start(self, job: dict[str, Any], occurrence: dict[str, Any], now: float) -> None:
+        run_id = self.store.create_run(
+            kind="production", job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
+            code_hash=job["version"], params=job["params"], status="running", started=now,
+            attempt=occurrence["attempt"], owner=self.id, occurrence_id=occurrence["id"],
+            environment={"kernel": job["kernel"], "due": occurrence["due"], "launched": now},
+        )  # fmt: skip
+        self.jobs.set_occurrence(occurrence["id"], run_id=run_id)  # linked before anything can crash
+        try:
+            process = self._spawn(run_id)
+        except OSError as error:
+            child = Child(run_id, job, occurrence, None, now)  # type: ignore[arg-type]
+            self.jobs.finish_run(run_id, self.id, status="failed", error=f"could not start the run: {error}", ended=now)
+            self._settle(child, now)
+            return
+        self.jobs.set_occurrence(occurrence["id"], runner_pid=process.pid)
+        self.children[run_id] = Child(run_id, job, occurrence, process, now)
+        due, attempt = occurrence["due"], occurrence["attempt"]
+        log.info("started run %s of %s (due %.3f, attempt %d)", run_id, job["name"], due, attempt)
+
+    def _spawn(self, run_id: str) -> subprocess.Popen[bytes]:
+        _, log_path = run_paths(run_id)
+        with open(log_path, "ab") as output:
+            return subprocess.Popen(
+                [sys.executable, "-m", "cellfleet.production.execute", run_id, self.id],
+                env={**os.environ, "CELLFLEET_DB": self.store.url},
+                stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True,
+            )  # fmt: skip
+
+    # reaping ----------------------------------------------------------------------
+
+    def _reap(self, now: float) -> None:
+        for run_id, child in list(self.children.items()):
+            code = child.process.poll()
+            if code is None:
+                timeout = child.job["timeout"]
+                if timeout and now - child.started > timeout:
+                    self._stop_for_timeout(child, now)
+                continue
+            del self.children[run_id]
+            error = f"the run's process exited with status {code} before recording an ending"
+            self.jobs.finish_run(run_id, self.id, status="failed", error=error, ended=now)
+            self._settle(child, now)
+
+    def _stop_for_timeout(self, child: Child, now: float) -> None:
+        error = f"stopped after its {child.job['timeout']:g} s timeout (--timeout)"
+        self.jobs.finish_run(child.run_id, self.id, status="timed_out", error=error, ended=now)
+        _stop_tree(child.process.pid)
+        child.process.wait()
+        del self.children[child.run_id]
+        self._settle(child, now)
+
+    def _settle(self, child: Child, now: float) -> None:
+        run = self.store.get_run(child.run_id) or {}
+        occurrence, job = child.occurrence, child.job
+        status = run.get("status", "failed")
+        if status == "succeeded":
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "done")
+        elif occurrence["attempt"] < job["retries"]:
+            delay = backoff(occurrence["attempt"])
+            self.jobs.requeue(occurrence["id"], occurrence["attempt"], now + delay)
+            log.info("run %s %s; retrying in %g s", child.run_id, status, delay)
+        else:
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "failed")
+        notify(self.store, job, run)
+
+    # recovery ---------------------------------------------------------------------
+
+    def _recover(self, now: float) -> None:
+        """Take back occurrences claimed by schedulers that stopped: their runs are interrupted."""
+        live = self.jobs.schedulers()
+        for occurrence in self.jobs.claimed_occurrences():
+            owner = occurrence["claimed_by"]
+            if owner == self.id or not self._is_gone(live.get(owner), now):
+                continue
+            if occurrence["run_id"]:
+                reason = "the scheduler running it stopped (crashed or was killed)"
+                self.jobs.finish_run(occurrence["run_id"], owner, status="interrupted", error=reason, ended=now)
+                if occurrence["runner_pid"]:
+                    _stop_tree(occurrence["runner_pid"], expect=occurrence["run_id"])
+            self._retry_or_close(occurrence, now)
+        for run in self.jobs.running_runs():
+            owner = run.get("owner")
+            if owner and owner != self.id and self._is_gone(live.get(owner), now):
+                reason = "the scheduler running it stopped before the run was tracked"
+                self.jobs.finish_run(run["id"], owner, status="interrupted", error=reason, ended=now)
+        for scheduler_id, row in live.items():
+            if scheduler_id != self.id and self._is_gone(row, now):
+                self.jobs.forget_scheduler(scheduler_id)
+
+    def _is_gone(self, row: dict[str, Any] | None, now: float) -> bool:
+        if row is None or now - row["heartbeat"] > self.stale_after:
+            return True
+        return row["host"] == platform.node() and not _alive(row["pid"])
+
+    def _retry_or_close(self, occurrence: dict[str, Any], now: float) -> None:
+        job = next((j for j in self.jobs.list_jobs() if j["id"] == occurrence["job_id"]), None)
+        if job is not None and occurrence["attempt"] < job["retries"]:
+            if self.jobs.requeue(occurrence["id"], occurrence["attempt"], now):
+                log.info("occurrence %s was interrupted; retrying", occurrence["id"])
+        else:
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "failed")
+
+    def _shutdown(self) -> None:
+        """Stop the runs this scheduler started; they are retried per policy by whoever runs next."""
+        now = time.time()
+        for child in list(self.children.values()):
+            self.jobs.finish_run(
+                child.run_id, self.id, status="interrupted", error="the scheduler was stopped", ended=now
+            )
+            _stop_tree(child.process.pid)
+            with contextlib.suppress(Exception):
+                child.process.wait(STOP_GRACE)
+            self._settle(child, now)
+        self.children.clear()
+        wait_for_notifications()
+        self.jobs.forget_scheduler(self.id)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def _stop_tree(pid: int, expect: str | None = None) -> None:
+    """SIGTERM a runner and everything under it (its kernel), then SIGKILL what remains."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        if expect is not None and expect not in " ".join(root.cmdline()):
+            return  # the pid was reused by something else
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=STOP_GRACE)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()

@@ -1,0 +1,305 @@
+"""The experiment store: runs, params, metrics, artifacts and cached results.
+
+SQLAlchemy 2 Core over a SQLite file in WAL mode (``.cellfleet/cellfleet.db`` under the
+project root) by default, or any SQLAlchemy URL from ``CELLFLEET_DB`` (PostgreSQL for a
+team). The kernel, the scheduler and the Jupyter server write to it at once: every write
+is one short transaction, SQLite waits for its lock instead of failing, and the schema is
+versioned and upgrades itself when opened.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cellfleet.errors import StoreError
+from cellfleet.paths import default_url, project_root
+from cellfleet.store.order import order_runs
+from cellfleet.store.schema import (
+    artifacts,
+    metrics,
+    results,
+    runs,
+    upgrade,
+)
+
+__all__ = ["MetricPoint", "Store", "decode_row", "encode_json", "open_store"]
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    path = sa.engine.make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    return engine
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged value."""
+
+    run_id: str
+    key: str
+    value: float
+    step: int | None = None
+    logged: float = 0.0
+
+
+class Store:
+    """A handle on the experiment store; safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url)
+            upgrade(self.engine)
+        except (sa.exc.SQLAlchemyError, OSError) as error:
+            problem = f"{error.__class__.__name__}: {error}"
+            raise StoreError(f"cannot open the experiment store at {url}: {problem}") from None
+        self.root = _artifact_root(url)
+
+    # runs -----------------------------------------------------------------
+
+    def create_run(self, **fields: Any) -> str:
+        """Record a new run; returns its id."""
+        run_id = fields.pop("id", None) or uuid.uuid4().hex[:12]
+        row = {"id": run_id, "created": time.time(), **_encoded(fields)}
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(runs).values(**row))
+        return run_id
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Change a run's fields (status, ended, output, ...)."""
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(runs).where(runs.c.id == run_id).values(**_encoded(fields)))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """One run with its params decoded, or ``None``."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+        return decode_row(dict(row)) if row else None
+
+    def find_runs(self, prefix: str) -> list[str]:
+        """Ids of runs starting with ``prefix`` (for short ids typed by people)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(runs.c.id).where(runs.c.id.startswith(prefix, autoescape=True)).limit(5)
+            )
+            return [r[0] for r in rows]
+
+    def list_runs(
+        self,
+        notebook: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        group_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first, filtered."""
+        query = sa.select(runs).order_by(runs.c.created.desc()).limit(limit).offset(offset)
+        for column, value in (("notebook", notebook), ("status", status), ("kind", kind), ("group_id", group_id)):
+            if value is not None:
+                query = query.where(runs.c[column] == value)
+        with self.engine.connect() as connection:
+            return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
+
+    def page_runs(
+        self, filters: dict[str, str | list[str] | None], sort: str = "-created", limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of runs matching ``filters`` (notebook, cell, kind, status: a value, or a list
+        of values any of which matches), ordered by ``sort`` (see :mod:`cellfleet.run_order`),
+        and how many match."""
+        columns = {"notebook": runs.c.notebook, "cell": runs.c.cell_id, "kind": runs.c.kind, "status": runs.c.status}
+        conditions = [
+            columns[key].in_(value) if isinstance(value, list | tuple) else columns[key] == value
+            for key, value in filters.items()
+            if value is not None
+        ]
+        query = order_runs(sa.select(runs).where(*conditions), sort, self.engine.dialect.name)
+        counted = sa.select(sa.func.count()).select_from(runs).where(*conditions)
+        with self.engine.connect() as connection:
+            rows = [decode_row(dict(r)) for r in connection.execute(query.limit(limit).offset(offset)).mappings()]
+            total = int(connection.execute(counted).scalar_one())
+        return rows, total
+
+    def changed_runs(self, since: float) -> list[dict[str, Any]]:
+        """Runs created, started or ended after ``since``, and every run still running."""
+        changed = sa.or_(
+            runs.c.created > since, runs.c.started > since, runs.c.ended > since, runs.c.status == "running"
+        )
+        query = sa.select(runs).where(changed).order_by(runs.c.created.desc()).limit(1000)
+        with self.engine.connect() as connection:
+            return [decode_row(dict(r)) for r in connection.execute(query).mappings()]
+
+    def count_runs(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one())
+
+    # metrics ----------------------------------------------------------------
+
+    def log_metrics(self, points: Sequence[MetricPoint]) -> None:
+        """Store many points in one transaction."""
+        if not points:
+            return
+        rows = [
+            {"run_id": p.run_id, "key": p.key, "step": p.step, "value": p.value, "logged": p.logged or time.time()}
+            for p in points
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(metrics), rows)
+
+    def metric_series(self, run_id: str) -> dict[str, list[tuple[int | None, float]]]:
+        """Every metric of a run as ``{key: [(step, value), ...]}`` in logging order."""
+        query = (
+            sa.select(metrics.c.key, metrics.c.step, metrics.c.value)
+            .where(metrics.c.run_id == run_id)
+            .order_by(metrics.c.key, metrics.c.id)
+        )
+        series: dict[str, list[tuple[int | None, float]]] = {}
+        with self.engine.connect() as connection:
+            for key, step, value in connection.execute(query):
+                series.setdefault(key, []).append((step, value))
+        return series
+
+    def final_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+        """The last value of each metric of each run."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        last = (
+            sa.select(sa.func.max(metrics.c.id).label("id"))
+            .where(metrics.c.run_id.in_(ids))
+            .group_by(metrics.c.run_id, metrics.c.key)
+            .subquery()
+        )
+        query = sa.select(metrics.c.run_id, metrics.c.key, metrics.c.value).join(last, metrics.c.id == last.c.id)
+        finals: dict[str, dict[str, float]] = {run_id: {} for run_id in ids}
+        with self.engine.connect() as connection:
+            for run_id, key, value in connection.execute(query):
+                finals[run_id][key] = value
+        return finals
+
+    def count_metrics(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(metrics)).scalar_one())
+
+    # artifacts and cached results -----------------------------------------
+
+    def add_artifact(self, run_id: str, name: str, data: bytes, media_type: str) -> Path:
+        """Write an artifact file under ``.cellfleet/artifacts/RUN/`` and record it."""
+        folder = self.root / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _unique(folder, Path(name).name or "artifact")
+        safe = path.name
+        path.write_bytes(data)
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.insert(artifacts).values(
+                    run_id=run_id, name=safe, path=str(path), media_type=media_type, size=len(data), created=time.time()
+                )
+            )
+        return path
+
+    def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            query = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.id)
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def save_results(self, run_id: str, blob: bytes) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(results).where(results.c.run_id == run_id))
+            connection.execute(sa.insert(results).values(run_id=run_id, blob=blob))
+
+    def load_results(self, run_id: str) -> bytes | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(results.c.blob).where(results.c.run_id == run_id)).first()
+        return bytes(row[0]) if row else None
+
+    def find_cached(self, code_hash: str, inputs: str, params: str) -> str | None:
+        """The newest succeeded run with these code, inputs and params that kept its results."""
+        query = (
+            sa.select(runs.c.id)
+            .join(results, results.c.run_id == runs.c.id)
+            .where(runs.c.code_hash == code_hash, runs.c.inputs == inputs, runs.c.params == params)
+            .where(runs.c.status == "succeeded")
+            .order_by(runs.c.created.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+_JSON_FIELDS = ("params", "inputs", "environment")
+
+
+def _unique(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name-2``, ``name-3``... when taken: artifacts never overwrite each other."""
+    path, stem, suffix = folder / name, Path(name).stem, Path(name).suffix
+    count = 1
+    while path.exists():
+        count += 1
+        path = folder / f"{stem}-{count}{suffix}"
+    return path
+
+
+def encode_json(value: Any) -> str:
+    """The stored JSON form of params, input fingerprints and environments (stable key order)."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: encode_json(v) if k in _JSON_FIELDS else v for k, v in fields.items()}
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored run row with its JSON fields (params, inputs, environment) decoded."""
+    for key in _JSON_FIELDS:
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def _artifact_root(url: str) -> Path:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            return Path(path).parent / "artifacts"
+    return project_root() / ".cellfleet" / "artifacts"
+
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str | None = None) -> Store:
+    """The shared :class:`Store` for ``url`` (default :func:`default_url`)."""
+    url = url or default_url()
+    with _stores_lock:
+        if url not in _stores:
+            _stores[url] = Store(url)
+        return _stores[url]

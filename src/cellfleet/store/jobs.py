@@ -1,0 +1,194 @@
+"""Jobs in the store: notebook versions, jobs, occurrences and scheduler leases.
+
+Every state change that two schedulers could race on is a compare-and-set ``UPDATE``
+(or an ``INSERT`` under a unique key), so exactly one of them wins it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from cellfleet.errors import PromotionError
+from cellfleet.store.database import Store, decode_row, encode_json
+from cellfleet.store.schema import jobs, notebook_versions, occurrences, runs, schedulers
+
+__all__ = ["JobStore"]
+
+_JOB_JSON = ("params",)
+
+
+class JobStore:
+    """Job operations on a :class:`~cellfleet.store.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    # notebook versions --------------------------------------------------------
+
+    def save_version(self, digest: str, path: str, content: str) -> None:
+        with self.engine.begin() as connection:
+            exists = connection.execute(sa.select(notebook_versions.c.hash).where(notebook_versions.c.hash == digest))
+            if exists.first() is None:
+                connection.execute(
+                    sa.insert(notebook_versions).values(hash=digest, path=path, content=content, created=time.time())
+                )
+
+    def version_content(self, digest: str) -> str | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(notebook_versions.c.content).where(notebook_versions.c.hash == digest))
+            found = row.first()
+        return found[0] if found else None
+
+    # jobs -----------------------------------------------------------------------
+
+    def create_job(self, **fields: Any) -> dict[str, Any]:
+        now = time.time()
+        row = {"id": uuid.uuid4().hex[:10], "created": now, "checked_until": now, **fields}
+        row["params"] = encode_json(row.get("params") or {})
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.insert(jobs).values(**row))
+        except sa.exc.IntegrityError:
+            raise PromotionError(
+                f"a job named {fields['name']!r} exists: promote with another --name, "
+                f"or `cellfleet jobs delete {fields['name']}` first",
+                problem="conflict",
+            ) from None
+        return self.get_job(row["id"])
+
+    def get_job(self, key: str) -> dict[str, Any]:
+        """A job by id, name, or unique id prefix; ``PromotionError`` when there is none."""
+        with self.engine.connect() as connection:
+            prefix = jobs.c.id.startswith(key, autoescape=True)
+            query = sa.select(jobs).where(sa.or_(jobs.c.id == key, jobs.c.name == key, prefix))
+            rows = connection.execute(query.limit(2)).mappings().all()
+        if len(rows) != 1:
+            problem = "no job" if not rows else "several jobs match"
+            raise PromotionError(f"{problem} {key!r}: list jobs with `cellfleet jobs ls`", problem="missing")
+        return _decoded_job(dict(rows[0]))
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(jobs).order_by(jobs.c.created)).mappings().all()
+        return [_decoded_job(dict(row)) for row in rows]
+
+    def update_job(self, job_id: str, **fields: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(jobs).where(jobs.c.id == job_id).values(**fields))
+
+    def delete_job(self, job_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(occurrences).where(occurrences.c.job_id == job_id))
+            connection.execute(sa.delete(jobs).where(jobs.c.id == job_id))
+
+    def job_runs(self, job_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        query = sa.select(runs).where(runs.c.job_id == job_id).order_by(runs.c.created.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
+
+    # occurrences ----------------------------------------------------------------
+
+    def add_occurrence(self, job_id: str, due: float) -> bool:
+        """Record that ``job_id`` is due at ``due``; False when some scheduler already did."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    sa.insert(occurrences).values(job_id=job_id, due=due, state="queued", attempt=0, not_before=due)
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def ready_occurrences(self, now: float) -> list[dict[str, Any]]:
+        query = (
+            sa.select(occurrences)
+            .where(occurrences.c.state == "queued", occurrences.c.not_before <= now)
+            .order_by(occurrences.c.not_before)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def claim(self, occurrence: dict[str, Any], scheduler_id: str) -> bool:
+        """Compare-and-set queued → running for this attempt; True for the one scheduler that wins."""
+        changes = {"state": "running", "claimed_by": scheduler_id}
+        return self._transition(occurrence["id"], occurrence["attempt"], "queued", changes)
+
+    def set_occurrence(self, occurrence_id: int, **fields: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.update(occurrences).where(occurrences.c.id == occurrence_id).values(**fields))
+
+    def requeue(self, occurrence_id: int, attempt: int, not_before: float) -> bool:
+        """running → queued for the next attempt (a retry), won by one scheduler."""
+        changes = {"state": "queued", "attempt": attempt + 1, "not_before": not_before, "claimed_by": None}
+        return self._transition(occurrence_id, attempt, "running", changes)
+
+    def close_occurrence(self, occurrence_id: int, attempt: int, state: str) -> bool:
+        return self._transition(occurrence_id, attempt, "running", {"state": state})
+
+    def claimed_occurrences(self) -> list[dict[str, Any]]:
+        """Occurrences some scheduler has taken and not finished."""
+        with self.engine.connect() as connection:
+            query = sa.select(occurrences).where(occurrences.c.state == "running")
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def occurrence(self, occurrence_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(occurrences).where(occurrences.c.id == occurrence_id)).mappings().first()
+        return dict(row) if row else None
+
+    def _transition(self, occurrence_id: int, attempt: int, from_state: str, changes: dict[str, Any]) -> bool:
+        query = (
+            sa.update(occurrences)
+            .where(occurrences.c.id == occurrence_id, occurrences.c.attempt == attempt)
+            .where(occurrences.c.state == from_state)
+            .values(**changes)
+        )
+        with self.engine.begin() as connection:
+            return connection.execute(query).rowcount == 1
+
+    def running_runs(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(runs).where(runs.c.kind == "production", runs.c.status == "running")
+        if job_id is not None:
+            query = query.where(runs.c.job_id == job_id)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def finish_run(self, run_id: str, owner: str | None, **fields: Any) -> bool:
+        """running → an ending, only if the run is still running (and still ``owner``'s)."""
+        query = sa.update(runs).where(runs.c.id == run_id, runs.c.status == "running")
+        if owner is not None:
+            query = query.where(runs.c.owner == owner)
+        with self.engine.begin() as connection:
+            return connection.execute(query.values(**fields)).rowcount == 1
+
+    # schedulers -----------------------------------------------------------------
+
+    def heartbeat(self, scheduler_id: str) -> None:
+        values = {"host": platform.node(), "pid": os.getpid(), "heartbeat": time.time()}
+        with self.engine.begin() as connection:
+            changed = connection.execute(sa.update(schedulers).where(schedulers.c.id == scheduler_id).values(**values))
+            if changed.rowcount == 0:
+                connection.execute(sa.insert(schedulers).values(id=scheduler_id, **values))
+
+    def schedulers(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return {row["id"]: dict(row) for row in connection.execute(sa.select(schedulers)).mappings()}
+
+    def forget_scheduler(self, scheduler_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(sa.delete(schedulers).where(schedulers.c.id == scheduler_id))
+
+
+def _decoded_job(row: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    for key in _JOB_JSON:
+        row[key] = json.loads(row[key]) if isinstance(row.get(key), str) else row.get(key)
+    return row

@@ -1,0 +1,58 @@
+"""How a page of runs is ordered: by a run column, by a parameter (``param.NAME``) or by a
+final metric (``metric.NAME``); runs without the value come last either way."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from cellfleet.store.schema import metrics, runs
+
+__all__ = ["COLUMNS", "order_runs", "valid_sort"]
+
+COLUMNS = ("created", "started", "ended", "status", "kind", "cell_name")
+_KEYED = re.compile(r"^(param|metric)\.([^\W\d][\w.-]{0,127})$")
+
+
+def valid_sort(sort: str) -> bool:
+    """Whether ``sort`` (optionally prefixed ``-``) names a column, a param or a metric."""
+    key = sort.removeprefix("-")
+    return key in COLUMNS or bool(_KEYED.match(key))
+
+
+def _param(name: str, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return sa.cast(runs.c.params, JSONB)[name]
+    return sa.func.json_extract(runs.c.params, f'$."{name}"')
+
+
+def _final_metric(name: str) -> Any:
+    """The run's last value of metric ``name``: one seek per run in the (run_id, key, id) index."""
+    return (
+        sa.select(metrics.c.value)
+        .where(metrics.c.run_id == runs.c.id, metrics.c.key == name)
+        .order_by(metrics.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def order_runs(query: sa.Select, sort: str, dialect: str) -> sa.Select:
+    """``query`` (a select from runs) ordered by ``sort``: runs without the value last, ties
+    newest first."""
+    descending, key = sort.startswith("-"), sort.removeprefix("-")
+    if key == "created":
+        return query.order_by(runs.c.created.desc() if descending else runs.c.created.asc())
+    match = _KEYED.match(key)
+    if match is None:
+        value = runs.c[key]
+    elif match.group(1) == "param":
+        value = _param(match.group(2), dialect)
+    else:
+        value = _final_metric(match.group(2))
+    ordered = value.desc() if descending else value.asc()
+    missing_last = [value.is_(None)] if match or runs.c[key].nullable else []
+    return query.order_by(*missing_last, ordered, runs.c.created.desc())

@@ -1,0 +1,144 @@
+"""Recording runs from the kernel: one :class:`RunRecorder` per remote cell or variant.
+
+Store writes leave the cell's critical path: they go, in order, through one writer thread
+per store, which batches metric points into a single transaction. ``flush()`` waits until
+everything queued so far is written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import platform
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from cellfleet.ids import new_id
+from cellfleet.store.database import MetricPoint, Store, open_store
+
+__all__ = ["OUTPUT_EXCERPT", "RunRecorder", "StoreWriter", "code_hash", "writer_for"]
+
+OUTPUT_EXCERPT = 8 * 2**10
+"""Characters of a run's output kept in the store."""
+_BATCH = 5000
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class StoreWriter:
+    """Writes to one store from a background thread, in the order asked."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="cellfleet-store-writer", daemon=True)
+        self._thread.start()
+        self.errors: list[str] = []
+
+    def call(self, action: Callable[[Store], Any]) -> None:
+        """Queue ``action(store)``."""
+        self._queue.put(action)
+
+    def metric(self, point: MetricPoint) -> None:
+        self._queue.put(point)
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until everything queued before this call is written."""
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            points: list[MetricPoint] = []
+            while isinstance(item, MetricPoint):
+                points.append(item)
+                if len(points) >= _BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            if points:
+                self._guarded(partial(Store.log_metrics, points=points))
+            if isinstance(item, threading.Event):
+                item.set()
+            elif callable(item):
+                self._guarded(item)
+
+    def _guarded(self, action: Callable[[Store], Any]) -> None:
+        try:
+            action(self.store)
+        except Exception as error:  # a store problem must never break the notebook
+            self.errors.append(f"{type(error).__name__}: {error}")
+            print(f"cellfleet: could not write to the experiment store: {error}", file=sys.stderr)
+
+
+_writers: dict[str, StoreWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_for(url: str | None = None) -> StoreWriter:
+    """The shared writer of the store at ``url`` (default: the configured store)."""
+    store = open_store(url)
+    with _writers_lock:
+        if store.url not in _writers:
+            _writers[store.url] = StoreWriter(store)
+        return _writers[store.url]
+
+
+@atexit.register
+def _flush_all() -> None:
+    for writer in list(_writers.values()):
+        writer.flush(timeout=10)
+
+
+class RunRecorder:
+    """Records one run: created queued, then running, then its ending."""
+
+    def __init__(self, writer: StoreWriter, run_id: str | None = None, **fields: Any) -> None:
+        """A new run with ``fields``; or, given ``run_id``, an existing run (a production run)."""
+        self.writer = writer
+        self.run_id = run_id or new_id()
+        self.output = ""
+        self.latest: dict[str, float] = {}
+        self.started: float | None = None
+        if run_id is None:
+            fields.setdefault("environment", _kernel_environment())
+            writer.call(lambda store: store.create_run(id=self.run_id, status="queued", **fields))
+
+    def running(self, worker: str | None, gpu: str | None) -> None:
+        self.started = time.time()
+        started = self.started
+        self.writer.call(
+            lambda store: store.update_run(self.run_id, status="running", started=started, worker=worker, gpu=gpu)
+        )
+
+    def stream(self, text: str) -> None:
+        if len(self.output) < OUTPUT_EXCERPT:
+            self.output = (self.output + text)[:OUTPUT_EXCERPT]
+
+    def metric(self, values: dict[str, float], step: int | None, logged: float) -> None:
+        for key, value in values.items():
+            self.latest[key] = value
+            self.writer.metric(MetricPoint(self.run_id, key, value, step, logged))
+
+    def artifact(self, name: str, data: bytes, media_type: str) -> None:
+        self.writer.call(lambda store: store.add_artifact(self.run_id, name, data, media_type))
+
+    def finish(self, status: str, error: str | None = None, **fields: Any) -> None:
+        """Record the ending: ``succeeded``, ``failed``, ``cancelled`` or ``timed_out``."""
+        changes = {"status": status, "ended": time.time(), "error": error, "output": self.output, **fields}
+        self.writer.call(lambda store: store.update_run(self.run_id, **changes))
+
+
+def _kernel_environment() -> dict[str, str]:
+    return {"python": platform.python_version(), "kernel_host": platform.node()}

@@ -1,0 +1,248 @@
+"""The store's schema and its upgrades: each version adds to the last, and opening a
+store brings it up to date inside one transaction.
+
+| version | adds |
+| --- | --- |
+| 1 | runs, metrics, artifacts, meta |
+| 2 | runs.cached_from, runs.job_id; results (for --cache) |
+| 3 | runs.attempt, runs.owner, runs.occurrence_id, runs.output_path; notebook_versions, jobs, occurrences, schedulers |
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cellfleet.errors import StoreError
+
+__all__ = [
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "artifacts",
+    "jobs",
+    "metrics",
+    "notebook_versions",
+    "occurrences",
+    "results",
+    "runs",
+    "schedulers",
+    "schema_version",
+    "upgrade",
+]
+
+SCHEMA_VERSION = 3
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted", "skipped")
+
+metadata = sa.MetaData()
+
+meta = sa.Table("meta", metadata, sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text))
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("notebook", sa.Text, nullable=False, default=""),
+    sa.Column("cell_id", sa.String(128), nullable=False, default=""),
+    sa.Column("cell_name", sa.String(256), nullable=False, default=""),
+    sa.Column("kind", sa.String(16), nullable=False, default="interactive"),
+    sa.Column("status", sa.String(16), nullable=False, default="queued"),
+    sa.Column("code", sa.Text, nullable=False, default=""),
+    sa.Column("code_hash", sa.String(64), nullable=False, default=""),
+    sa.Column("params", sa.Text, nullable=False, default="{}"),
+    sa.Column("inputs", sa.Text, nullable=False, default="{}"),
+    sa.Column("group_id", sa.String(32)),
+    sa.Column("variant", sa.Integer),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("started", sa.Float),
+    sa.Column("ended", sa.Float),
+    sa.Column("worker", sa.Text),
+    sa.Column("gpu", sa.Text),
+    sa.Column("host", sa.Text),
+    sa.Column("environment", sa.Text, nullable=False, default="{}"),
+    sa.Column("error", sa.Text),
+    sa.Column("output", sa.Text, nullable=False, default=""),
+    sa.Column("cached_from", sa.String(32)),  # schema 2
+    sa.Column("job_id", sa.String(32)),  # schema 2
+    sa.Column("attempt", sa.Integer),  # schema 3
+    sa.Column("owner", sa.String(64)),  # schema 3: the scheduler running it
+    sa.Column("occurrence_id", sa.Integer),  # schema 3
+    sa.Column("output_path", sa.Text),  # schema 3: the executed notebook
+    sa.Index("runs_by_notebook", "notebook", "created"),
+    sa.Index("runs_by_status", "status"),
+    sa.Index("runs_by_group", "group_id"),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("step", sa.Integer),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("logged", sa.Float, nullable=False),
+    sa.Index("metrics_by_run", "run_id", "key", "id"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("media_type", sa.String(128), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Index("artifacts_by_run", "run_id"),
+)
+
+results = sa.Table(  # schema 2: small results kept for --cache
+    "results",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+
+notebook_versions = sa.Table(  # schema 3: immutable, content-hashed snapshots
+    "notebook_versions",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+jobs = sa.Table(  # schema 3
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("notebook", sa.Text, nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("params", sa.Text, nullable=False, default="{}"),
+    sa.Column("schedule", sa.Text),
+    sa.Column("cluster", sa.Text),
+    sa.Column("retries", sa.Integer, nullable=False, default=0),
+    sa.Column("timeout", sa.Float),
+    sa.Column("concurrency", sa.Integer, nullable=False, default=1),
+    sa.Column("overlap", sa.String(8), nullable=False, default="skip"),
+    sa.Column("catchup", sa.String(8), nullable=False, default="latest"),
+    sa.Column("notify_url", sa.Text),
+    sa.Column("notify_on", sa.String(8), nullable=False, default="failure"),
+    sa.Column("kernel", sa.String(128)),
+    sa.Column("from_run", sa.String(32)),
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("checked_until", sa.Float, nullable=False),
+)
+
+occurrences = sa.Table(  # schema 3: one row per (job, due time); the unique key makes it run once
+    "occurrences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(32), nullable=False),
+    sa.Column("due", sa.Float, nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, default=0),
+    sa.Column("not_before", sa.Float, nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("runner_pid", sa.Integer),
+    sa.UniqueConstraint("job_id", "due", name="one_occurrence_per_due_time"),
+    sa.Index("occurrences_by_state", "state", "not_before"),
+)
+
+schedulers = sa.Table(  # schema 3: live schedulers and their heartbeats
+    "schedulers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("heartbeat", sa.Float, nullable=False),
+)
+
+_SCHEMA_2_COLUMNS = (("runs", "cached_from", "VARCHAR(32)"), ("runs", "job_id", "VARCHAR(32)"))
+_SCHEMA_3_COLUMNS = (
+    ("runs", "attempt", "INTEGER"),
+    ("runs", "owner", "VARCHAR(64)"),
+    ("runs", "occurrence_id", "INTEGER"),
+    ("runs", "output_path", "TEXT"),
+)
+
+
+def schema_version(connection: sa.Connection) -> int:
+    if not sa.inspect(connection).has_table("meta"):
+        return 0
+    row = connection.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else 0
+
+
+def _upgrade_to_1(connection: sa.Connection) -> None:
+    """Schema 1: runs (without cached_from and job_id), metrics, artifacts."""
+    added_later = {column for _, column, _ in (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS)}
+    version_1 = sa.MetaData()
+    for table in (meta, metrics, artifacts):
+        table.to_metadata(version_1)
+    columns = [column._copy() for column in runs.columns if column.name not in added_later]
+    runs_1 = sa.Table("runs", version_1, *columns)
+    for index in runs.indexes:
+        sa.Index(index.name, *(runs_1.c[c.name] for c in index.columns))
+    version_1.create_all(connection)
+
+
+def _add_columns(connection: sa.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
+    existing = {c["name"] for c in sa.inspect(connection).get_columns("runs")}
+    for table, column, kind in columns:
+        if column not in existing:
+            connection.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+
+
+def _upgrade_to_2(connection: sa.Connection) -> None:
+    _add_columns(connection, _SCHEMA_2_COLUMNS)
+    metadata.create_all(connection, tables=[results])
+
+
+def _upgrade_to_3(connection: sa.Connection) -> None:
+    _add_columns(connection, _SCHEMA_3_COLUMNS)
+    metadata.create_all(connection, tables=[notebook_versions, jobs, occurrences, schedulers])
+
+
+_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3}
+
+
+def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
+    """Bring the schema up to ``target``; returns the version it was at.
+
+    Several processes may open a new store at once: one that loses the race to create a
+    table or column finds the work done, reads the version again and carries on.
+    """
+    for attempt in range(3):
+        try:
+            return _upgrade_once(engine, target)
+        except sa.exc.OperationalError as error:
+            if attempt == 2 or not any(word in str(error) for word in ("duplicate column", "already exists", "locked")):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _upgrade_once(engine: Engine, target: int) -> int:
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
+        found = schema_version(connection)
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store was written by a newer Cellfleet (schema {found}, this one knows {SCHEMA_VERSION}): "
+                "upgrade cellfleet"
+            )
+        for version in range(found + 1, target + 1):
+            _UPGRADES[version](connection)
+        if target > found:
+            _set_version(connection, target)
+    return found
+
+
+def _set_version(connection: sa.Connection, version: int) -> None:
+    connection.execute(sa.delete(meta).where(meta.c.key == "schema_version"))
+    connection.execute(sa.insert(meta).values(key="schema_version", value=str(version)))

@@ -1,0 +1,356 @@
+"""The task body that runs a cell on a Dask worker.
+
+``run_cell`` rebuilds the cell's namespace from what the notebook shipped (and from
+remote handles, which Dask resolves in place), runs the code with its output captured,
+and returns a :class:`CellOutcome`: small results pickled, large and GPU-resident ones
+left in a per-process stash from which :func:`take` moves them into Dask's memory as
+their own keys, where later cells use them without passing through the notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import ctypes
+import linecache
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from cellfleet.ids import new_id
+from cellfleet.worker.capture import Capture, install_worker_hooks
+from cellfleet.worker.rich import flush_figures, mime_bundle
+from cellfleet.worker.values import ValueInfo, describe, is_gpu_resident, to_host
+
+__all__ = [
+    "CellInterrupted",
+    "CellOutcome",
+    "CellSpec",
+    "RemoteFailure",
+    "interrupt",
+    "pull",
+    "run_cell",
+    "running_cells",
+    "take",
+]
+
+
+class CellInterrupted(BaseException):
+    """Raised inside a running cell's thread to stop it (not catchable as ``Exception``)."""
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything the worker needs to run one cell."""
+
+    cell_id: str
+    code: str
+    filename: str
+    writes: tuple[str, ...]
+    displays_last: bool
+    threshold: int
+    keep: frozenset[str] = frozenset()
+    pull: frozenset[str] = frozenset()
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteFailure:
+    """An exception raised by the cell's code, ready to re-raise in the notebook."""
+
+    type_name: str
+    message: str
+    traceback: list[str]
+    exception: bytes | None
+
+
+@dataclass
+class CellOutcome:
+    """What a cell run sends back to the notebook."""
+
+    worker: str | None
+    gpu: str | None
+    stash: str
+    values: dict[str, bytes] = field(default_factory=dict)
+    kept: dict[str, ValueInfo] = field(default_factory=dict)
+    result: tuple[dict[str, Any], dict[str, Any]] | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    events_sent: int = 0
+    error: RemoteFailure | None = None
+    seconds: float = 0.0
+    host: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+OUTCOME_EVENT_LIMIT = 16 * 2**10
+"""Outcomes up to this many pickled bytes travel as an event; larger ones are gathered."""
+
+_STASH: dict[str, dict[str, Any]] = {}
+_RUNNING: dict[str, int] = {}
+_state_lock = threading.Lock()
+_gpu_name: list[str | None] = []
+
+
+def _current_worker() -> Any:
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except ValueError:
+        return None
+
+
+def _worker_gpu() -> str | None:
+    """The name of the first GPU this process sees, once per process."""
+    if not _gpu_name:
+        _gpu_name.append(_probe_gpu())
+    return _gpu_name[0]
+
+
+def _probe_gpu() -> str | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        if pynvml.nvmlDeviceGetCount() == 0:
+            return None
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
+        if visible.isdigit():
+            handle = pynvml.nvmlDeviceGetHandleByIndex(int(visible))
+        else:
+            handle = pynvml.nvmlDeviceGetHandleByUUID(visible)
+        name = pynvml.nvmlDeviceGetName(handle)
+        return f"GPU {visible}: {name.decode() if isinstance(name, bytes) else name}"
+    except Exception:
+        return None
+
+
+_TRACKED_PACKAGES = ("numpy", "pandas", "torch", "cupy", "dask", "distributed", "sklearn", "cudf", "jax")
+
+
+def _environment() -> tuple[str, dict[str, str]]:
+    """The worker's host, Python, and versions of key packages the cell has imported."""
+    import platform
+    import sys
+
+    versions = {"python": platform.python_version()}
+    for name in _TRACKED_PACKAGES:
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = str(getattr(module, "__version__", "?"))
+    return platform.node(), versions
+
+
+def _emitter(worker: Any, topic: str | None) -> Any:
+    if worker is None or topic is None:
+        return None
+    return lambda message: worker.log_event(topic, message)
+
+
+def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, ...], *handles: Any) -> CellOutcome:
+    """Run the cell described by ``spec``; never raises for the cell's own errors."""
+    install_worker_hooks()
+    worker = _current_worker()
+    emit = _emitter(worker, spec.topic)
+    address = worker.address if worker is not None else None
+    outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=new_id(32))
+    started = time.perf_counter()
+    announce = {"cell": spec.cell_id, "kind": "started", "worker": address, "gpu": outcome.gpu}
+    capture = Capture(emit, spec.cell_id, announce)
+    namespace, value = None, None
+    with capture, _registered(spec.cell_id):
+        try:
+            namespace = _namespace(packed, handle_names, handles)
+            value = _execute(spec, namespace)
+            for data, metadata in flush_figures(capture.figures_before):
+                capture.display(data, metadata)
+            if spec.displays_last and value is not None:
+                outcome.result = mime_bundle(value)
+        except BaseException as error:  # the cell's own failure, reported, never raised
+            outcome.error = _failure(error, spec, address)
+    outcome.outputs = capture.remainder()
+    outcome.events_sent = capture.events_sent
+    outcome.artifacts = capture.artifacts
+    outcome.host, outcome.environment = _environment()
+    if outcome.error is None and namespace is not None:
+        _split_results(spec, namespace, outcome)
+    outcome.seconds = time.perf_counter() - started
+    _send_outcome(emit, spec.cell_id, outcome)
+    return outcome
+
+
+def _send_outcome(emit: Any, cell_id: str, outcome: CellOutcome) -> None:
+    """Send a small outcome as an event: it reaches the notebook without a gather round trip."""
+    if emit is None:
+        return
+    blob = cloudpickle.dumps(outcome, protocol=5)
+    small = len(blob) <= OUTCOME_EVENT_LIMIT
+    emit({"cell": cell_id, "kind": "outcome", "blob": blob if small else None})  # None: gather the result
+
+
+class _registered:
+    """Record which thread runs a cell, so that it can be interrupted."""
+
+    def __init__(self, cell_id: str) -> None:
+        self._cell_id = cell_id
+
+    def __enter__(self) -> None:
+        with _state_lock:
+            _RUNNING[self._cell_id] = threading.get_ident()
+
+    def __exit__(self, *exc: object) -> None:
+        with _state_lock:
+            _RUNNING.pop(self._cell_id, None)
+
+
+def _namespace(packed: dict[str, bytes], handle_names: tuple[str, ...], handles: tuple[Any, ...]) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    for name, blob in packed.items():
+        try:
+            namespace[name] = cloudpickle.loads(blob)
+        except Exception as error:
+            raise _InputError(name, error) from None
+    namespace.update(zip(handle_names, handles, strict=True))
+    return namespace
+
+
+class _InputError(Exception):
+    def __init__(self, name: str, error: Exception) -> None:
+        hint = " (install it on the workers)" if isinstance(error, ImportError) else ""
+        super().__init__(f"variable {name!r} could not be loaded on the worker: {type(error).__name__}: {error}{hint}")
+
+
+def _execute(spec: CellSpec, namespace: dict[str, Any]) -> Any:
+    """Run the code; return the value of a trailing expression when it is displayed."""
+    linecache.cache[spec.filename] = (len(spec.code), None, spec.code.splitlines(True), spec.filename)
+    tree = ast.parse(spec.code, filename=spec.filename)
+    last = tree.body.pop() if spec.displays_last and tree.body else None
+    exec(compile(tree, spec.filename, "exec"), namespace)
+    if last is None:
+        return None
+    expression = ast.Expression(body=last.value)  # type: ignore[attr-defined]
+    return eval(compile(expression, spec.filename, "eval"), namespace)
+
+
+def _failure(error: BaseException, spec: CellSpec, address: str | None) -> RemoteFailure:
+    frames = traceback.extract_tb(error.__traceback__)
+    first = next((i for i, frame in enumerate(frames) if frame.filename == spec.filename), len(frames))
+    where = f" on worker {address}" if address else ""
+    lines = [f"Traceback (most recent call last){where}:\n"]
+    lines += traceback.format_list(frames[first:])
+    lines += traceback.format_exception_only(type(error), error)
+    return RemoteFailure(type(error).__name__, str(error), [line.rstrip("\n") for line in lines], _pickled(error))
+
+
+def _pickled(error: BaseException) -> bytes | None:
+    """The exception pickled, if it also unpickles (so the notebook can re-raise its type)."""
+    if isinstance(error, (_InputError, CellInterrupted)):
+        return None
+    try:
+        blob = cloudpickle.dumps(error)
+        cloudpickle.loads(blob)
+    except Exception:
+        return None
+    return blob
+
+
+def _keep_reason(spec: CellSpec, name: str, value: Any) -> str | None:
+    if name in spec.pull:
+        return None
+    if name in spec.keep:
+        return "kept"
+    if is_gpu_resident(value):
+        return "gpu"
+    if spec.threshold >= 0 and _size(value) > spec.threshold:
+        return "large"
+    return None
+
+
+def _size(value: Any) -> int:
+    from dask.sizeof import sizeof
+
+    try:
+        return int(sizeof(value))
+    except Exception:
+        return 0
+
+
+def _split_results(spec: CellSpec, namespace: dict[str, Any], outcome: CellOutcome) -> None:
+    stash: dict[str, Any] = {}
+    for name in spec.writes:
+        if name not in namespace:
+            continue  # a conditional assignment that did not happen
+        value = namespace[name]
+        reason = _keep_reason(spec, name, value)
+        if reason is None:
+            try:
+                outcome.values[name] = cloudpickle.dumps(to_host(value) if name in spec.pull else value, protocol=5)
+                continue
+            except Exception:
+                reason = "unpicklable"
+        stash[name] = value
+        outcome.kept[name] = describe(value, reason)
+    if stash:
+        with _state_lock:
+            _STASH[outcome.stash] = stash
+
+
+def take(
+    token: str, name: str, spec: CellSpec | None, packed: dict[str, bytes], handle_names: tuple[str, ...], *handles: Any
+) -> Any:
+    """Move one kept result from the stash into Dask's memory (the handle's own key).
+
+    The task carries the cell itself as its lineage: when the stash no longer has the value
+    (its worker died and Dask runs this task again elsewhere), the cell runs again, silently,
+    on the same inputs. ``spec`` is ``None`` when the inputs were too large to keep.
+    """
+    with _state_lock:
+        entry = _STASH.get(token, {})
+        if name in entry:
+            value = entry.pop(name)
+            if not entry:
+                _STASH.pop(token, None)
+            return value
+    from cellfleet.errors import HandleError
+
+    if spec is None:
+        raise HandleError(
+            f"the data of {name!r} was lost with the worker that held it and its inputs were too large "
+            f"to keep for recomputing: run the cell that assigns {name!r} again"
+        )
+    quiet = CellSpec(f"{spec.cell_id}-recompute", spec.code, spec.filename, (name,), False, -1, frozenset({name}))
+    outcome = run_cell(quiet, packed, handle_names, *handles)
+    if outcome.error is not None or name not in outcome.kept:
+        reason = (
+            f"{outcome.error.type_name}: {outcome.error.message}" if outcome.error else "the cell did not assign it"
+        )
+        raise HandleError(f"recomputing {name!r} failed ({reason}): run the cell that assigns it again")
+    with _state_lock:
+        return _STASH.pop(outcome.stash)[name]
+
+
+def pull(value: Any) -> Any:
+    """A host copy of a handle's value, for ``%pull``."""
+    return to_host(value)
+
+
+def interrupt(cell_id: str) -> bool:
+    """Stop a running cell by raising :class:`CellInterrupted` in its thread."""
+    with _state_lock:
+        thread = _RUNNING.get(cell_id)
+    if thread is None:
+        return False
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(CellInterrupted))
+    return True
+
+
+def running_cells() -> list[str]:
+    """Ids of the cells running in this worker process now."""
+    with _state_lock:
+        return list(_RUNNING)
