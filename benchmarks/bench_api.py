@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 from cellfleet.store.database import Store
 from cellfleet.store.queries import run_page
 from synthetic import build_store
-from timing import quantile, timed
+from timing import fixed_table, median, quantile, timed
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -97,6 +96,16 @@ def _cases(store: Store, ids: list[str]) -> dict[str, tuple[str, Callable[[], An
     }
 
 
+def _table(rows: list[tuple[str, list[float], list[float]]]) -> str:
+    """HTTP median and p90 (nearest rank) per request, the store's median, and their ratio."""
+    cells = []
+    for label, http, direct in rows:
+        p50, base = median(http), median(direct)
+        cells.append([label, f"{p50:.1f}", f"{quantile(http, 0.9):.1f}", f"{base:.1f}", f"{p50 / base:.1f}x", "< 100"])
+    headers = ["request", "HTTP p50", "HTTP p90", "store p50", "ratio", "target"]
+    return fixed_table(headers, cells, widths=[26, 8, 8, 9, 6])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 runs and 100,000 points, 10 repeats")
@@ -120,12 +129,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     print(f"\npanel API on {n_runs:,} runs and {points:,} metric points (ms, {repeats} repeats)\n")
-    print(f"{'request':<26} | {'HTTP p50':>8} | {'HTTP p90':>8} | {'store p50':>9} | {'ratio':>6} | target")
-    print("-" * 78)
-    for label, http, direct in rows:
-        median, base = statistics.median(http), statistics.median(direct)
-        p90 = quantile(http, 0.9)
-        print(f"{label:<26} | {median:8.1f} | {p90:8.1f} | {base:9.1f} | {median / base:5.1f}x | < 100")
+    print(_table(rows))
     RESULTS.mkdir(exist_ok=True)
     results = {label: {"http": http, "store": direct} for label, http, direct in rows}
     (RESULTS / "api.json").write_text(json.dumps({"runs": n_runs, "points": points, "results": results}, indent=2))

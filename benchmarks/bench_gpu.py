@@ -8,20 +8,18 @@ Prints a markdown table of medians, p90s and ratios; prints "skipped: no GPU" wi
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
-from timing import quantile, timed
+from timing import elapsed, markdown_table, median, quantile, timed
 
 
 def _noop() -> None:
     return None
 
 
-def _row(name: str, samples: list[float], baseline: list[float] | None) -> str:
-    median = statistics.median(samples)
-    ratio = f"{median / statistics.median(baseline):.2f}x" if baseline else "1.00x"
-    return f"| {name} | {median:.2f} | {quantile(samples, 0.9):.2f} | {ratio} |"
+def _row(name: str, samples: list[float], baseline: list[float] | None) -> list[str]:
+    p50 = median(samples)
+    ratio = f"{p50 / median(baseline):.2f}x" if baseline else "1.00x"
+    return [name, f"{p50:.2f}", f"{quantile(samples, 0.9):.2f}", ratio]
 
 
 def main() -> None:
@@ -37,10 +35,7 @@ def main() -> None:
 
     shell = start_ipython()
     shell.run_line_magic("load_ext", "cellfleet")
-    started = time.perf_counter()
-    first = shell.run_cell_magic("remote", "gpu --require-gpu", "x = 1")
-    start_seconds = time.perf_counter() - started
-    del first
+    start_seconds = elapsed(lambda: shell.run_cell_magic("remote", "gpu --require-gpu", "x = 1"))
     client = clusters.connect(None).client
     raw = timed(lambda: client.submit(_noop, pure=False, resources={"GPU": 1}).result(), args.runs, warmup=10)
     remote = timed(lambda: shell.run_cell_magic("remote", "gpu", "x = 1"), args.runs, warmup=10)
@@ -49,11 +44,12 @@ def main() -> None:
     print(
         f"GPUs: {clusters.gpu_count()}; first %%remote gpu cell, LocalCUDACluster start included: {start_seconds:.2f} s"
     )
-    print("| case (ms) | median | p90 | vs raw Dask |")
-    print("| --- | --- | --- | --- |")
-    print(_row("raw Dask submit(noop).result(), GPU=1", raw, None))
-    print(_row("%%remote gpu `x = 1`", remote, raw))
-    print(_row("%%remote gpu CuPy 2048² matmul + sum", gpu_cell, None))
+    rows = [
+        _row("raw Dask submit(noop).result(), GPU=1", raw, None),
+        _row("%%remote gpu `x = 1`", remote, raw),
+        _row("%%remote gpu CuPy 2048² matmul + sum", gpu_cell, None),
+    ]
+    print(markdown_table(["case (ms)", "median", "p90", "vs raw Dask"], rows))
     clusters.close_all()
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from synthetic import build_store
-from timing import quantile
+from timing import fixed_table, median, quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
@@ -55,13 +54,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cellfleet-bench-panel-") as folder:
             build_store(Path(folder), n_runs, steps)
             results[n_runs] = measure(Path(folder), repeats)
-    base = statistics.median(results[100]["samples"])
+    base = median(results[100]["samples"])
     print(f"\nfirst render of the Runs view (ms), {repeats} repeats; {steps} steps x 2 metrics per run\n")
-    print(f"{'store':>12} | {'median':>8} | {'p90':>8} | {'vs 100 runs':>11} | {'rows in DOM':>11} | target")
-    print("-" * 72)
+    rows = []
     for n_runs, found in results.items():
-        median, p90 = statistics.median(found["samples"]), quantile(found["samples"], 0.9)
-        print(f"{n_runs:>7} runs | {median:8.1f} | {p90:8.1f} | {median / base:10.2f}x | {found['rows']:>11} | < 1000")
+        p50, p90 = median(found["samples"]), quantile(found["samples"], 0.9)
+        rows.append([f"{n_runs} runs", f"{p50:.1f}", f"{p90:.1f}", f"{p50 / base:.2f}x", str(found["rows"]), "< 1000"])
+    headers = ["store", "median", "p90", "vs 100 runs", "rows in DOM", "target"]
+    print(fixed_table(headers, rows, widths=[12, 8, 8, 11, 11], left=0, rule=72))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "panel.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
 

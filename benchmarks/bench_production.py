@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from timing import quantile
+from timing import elapsed, markdown_table, median, quantile, ranked_p90
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -38,9 +37,7 @@ def _notebook(folder: Path, work: str = "total = sum(range(n))\nprint(total)", n
 
 
 def _timed(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
-    return time.perf_counter() - start
+    return elapsed(lambda: subprocess.run(command, check=True, capture_output=True, env=env))
 
 
 def bench_overhead(folder: Path, url: str, repeats: int, notebook: Path) -> dict[str, float]:
@@ -56,9 +53,9 @@ def bench_overhead(folder: Path, url: str, repeats: int, notebook: Path) -> dict
         papermill_s.append(_timed(bare, env))
         cellfleet_s.append(_timed(ours, env))
     return {
-        "papermill_median": statistics.median(papermill_s), "papermill_p90": quantile(papermill_s, 0.9),
-        "cellfleet_median": statistics.median(cellfleet_s), "cellfleet_p90": quantile(cellfleet_s, 0.9),
-        "ratio": statistics.median(cellfleet_s) / statistics.median(papermill_s),
+        "papermill_median": median(papermill_s), "papermill_p90": ranked_p90(papermill_s),
+        "cellfleet_median": median(cellfleet_s), "cellfleet_p90": ranked_p90(cellfleet_s),
+        "ratio": median(cellfleet_s) / median(papermill_s),
     }  # fmt: skip
 
 
@@ -97,8 +94,8 @@ def bench_lateness(folder: Path, url: str, occurrences: int) -> dict[str, float]
     launched = [r["environment"]["launched"] - r["environment"]["due"] for r in runs]
     started = [r["started"] - r["environment"]["due"] for r in runs]
     return {
-        "n": len(runs), "p50": statistics.median(launched), "p95": quantile(launched, 0.95), "max": max(launched),
-        "process_p50": statistics.median(started), "process_p95": quantile(started, 0.95),
+        "n": len(runs), "p50": median(launched), "p95": quantile(launched, 0.95), "max": max(launched),
+        "process_p50": median(started), "process_p95": quantile(started, 0.95),
     }  # fmt: skip
 
 
@@ -120,6 +117,27 @@ def bench_idle_cpu(folder: Path, url: str, seconds: float) -> float:
     return 100 * used / seconds
 
 
+def _print_table(
+    overhead: dict[str, float], working: dict[str, float], lateness: dict[str, float], idle: float, seconds: int
+) -> None:
+    rows = [
+        ["bare `papermill` run (s)", f"{overhead['papermill_median']:.2f}", f"{overhead['papermill_p90']:.2f}",
+         "1.00", ""],
+        ["`cellfleet run`, recorded in the store (s)", f"{overhead['cellfleet_median']:.2f}",
+         f"{overhead['cellfleet_p90']:.2f}", f"{overhead['ratio']:.3f}", "≤ 1.10"],
+        ["bare `papermill`, a notebook computing for 5 s (s)", f"{working['papermill_median']:.2f}",
+         f"{working['papermill_p90']:.2f}", "1.00", ""],
+        ["`cellfleet run`, same notebook (s)", f"{working['cellfleet_median']:.2f}",
+         f"{working['cellfleet_p90']:.2f}", f"{working['ratio']:.3f}", "≤ 1.10"],
+        [f"lateness, launch - due, {lateness['n']} occurrences every 2 s (s)", f"{lateness['p50']:.3f}",
+         f"p95 {lateness['p95']:.3f}", f"max {lateness['max']:.3f}", "p95 ≤ 1 s"],
+        ["same, until the run's process is up and recording (s)", f"{lateness['process_p50']:.3f}",
+         f"p95 {lateness['process_p95']:.3f}", "Python start-up of the run", ""],
+        [f"scheduler idle CPU, % of a core over {seconds} s", f"{idle:.2f}", "", "", ""],
+    ]  # fmt: skip
+    print(markdown_table(["benchmark", "median", "p90/p95", "ratio / note", "target"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -136,32 +154,7 @@ def main() -> None:
     working = bench_overhead(*runs["overhead"], 2 if args.quick else 5, busy)
     lateness = bench_lateness(*runs["lateness"], 8 if args.quick else 30)
     idle = bench_idle_cpu(*runs["idle"], 15 if args.quick else 60)
-    print("| benchmark | median | p90/p95 | ratio / note | target |")
-    print("| --- | --- | --- | --- | --- |")
-    print(
-        f"| bare `papermill` run (s) | {overhead['papermill_median']:.2f} | {overhead['papermill_p90']:.2f} | 1.00 | |"
-    )
-    print(
-        f"| `cellfleet run`, recorded in the store (s) | {overhead['cellfleet_median']:.2f} | "
-        f"{overhead['cellfleet_p90']:.2f} | {overhead['ratio']:.3f} | ≤ 1.10 |"
-    )
-    print(
-        f"| bare `papermill`, a notebook computing for 5 s (s) | {working['papermill_median']:.2f} | "
-        f"{working['papermill_p90']:.2f} | 1.00 | |"
-    )
-    print(
-        f"| `cellfleet run`, same notebook (s) | {working['cellfleet_median']:.2f} | {working['cellfleet_p90']:.2f} | "
-        f"{working['ratio']:.3f} | ≤ 1.10 |"
-    )
-    print(
-        f"| lateness, launch - due, {lateness['n']} occurrences every 2 s (s) | {lateness['p50']:.3f} | "
-        f"p95 {lateness['p95']:.3f} | max {lateness['max']:.3f} | p95 ≤ 1 s |"
-    )
-    print(
-        f"| same, until the run's process is up and recording (s) | {lateness['process_p50']:.3f} | "
-        f"p95 {lateness['process_p95']:.3f} | Python start-up of the run | |"
-    )
-    print(f"| scheduler idle CPU, % of a core over {15 if args.quick else 60} s | {idle:.2f} | | | |")
+    _print_table(overhead, working, lateness, idle, 15 if args.quick else 60)
     RESULTS.mkdir(exist_ok=True)
     summary = {"overhead": overhead, "overhead_5s_notebook": working, "lateness": lateness, "idle_cpu_percent": idle}
     (RESULTS / "production.json").write_text(json.dumps(summary, indent=2))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from timing import quantile
+from timing import elapsed, markdown_table, ranked_p90, summary, timed
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -29,10 +29,11 @@ def _sleep_one(index: int) -> int:
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(samples), "p90": quantile(samples, 0.9), "n": len(samples)}
+    """Median, p90 (nearest rank) and count."""
+    return summary(samples, ranked_p90, keep=False)
 
 
-def _shell():
+def _shell() -> Any:
     from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython()
@@ -40,7 +41,7 @@ def _shell():
     return shell
 
 
-def bench_makespan(shell, repeats: int) -> dict[str, dict[str, float]]:
+def bench_makespan(shell: Any, repeats: int) -> dict[str, dict[str, float]]:
     """8 variants of a 1 s cell on 2 workers vs the ideal 4 s and a plain Dask submit loop."""
     from cellfleet.kernel import session as clusters
 
@@ -49,16 +50,12 @@ def bench_makespan(shell, repeats: int) -> dict[str, dict[str, float]]:
     remote, dask = [], []
     client = clusters.connect(None).client
     for _ in range(repeats):
-        start = time.perf_counter()
-        shell.run_cell_magic("remote", grid, "import time\ntime.sleep(1)")
-        remote.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        client.gather([client.submit(_sleep_one, i, pure=False) for i in range(8)])
-        dask.append(time.perf_counter() - start)
+        remote.append(elapsed(lambda: shell.run_cell_magic("remote", grid, "import time\ntime.sleep(1)")))
+        dask.append(elapsed(lambda: client.gather([client.submit(_sleep_one, i, pure=False) for i in range(8)])))
     return {"variants": _stats(remote), "dask_loop": _stats(dask)}
 
 
-def bench_log(shell, points: int) -> dict[str, float]:
+def bench_log(shell: Any, points: int) -> dict[str, float]:
     """cellfleet.log from a worker: cost per call in a tight loop, and points stored per second."""
     from cellfleet.store.recorder import writer_for
 
@@ -72,27 +69,20 @@ def bench_log(shell, points: int) -> dict[str, float]:
     start = time.perf_counter()
     shell.run_cell_magic("remote", "", body)
     writer.flush()
-    elapsed = time.perf_counter() - start
+    seconds = time.perf_counter() - start
     stored = writer.store.count_metrics() - before
     return {
         "points": points,
         "stored": stored,
         "lost": points - stored,
-        "points_per_s": stored / elapsed,
+        "points_per_s": stored / seconds,
         "per_call_us": shell.user_ns["per_call"] * 1e6,
     }
 
 
-def _fill_store(url: str, runs: int, points: int) -> None:
-    import sqlalchemy as sa
-
-    from cellfleet.store.database import Store
-    from cellfleet.store.schema import metrics
-    from cellfleet.store.schema import runs as runs_table
-
-    store = Store(url)
-    now = time.time()
-    rows = [
+def _run_rows(runs: int, now: float) -> list[dict[str, Any]]:
+    """``runs`` finished variant runs across 20 notebooks, the newest at ``now``."""
+    return [
         {
             "id": f"r{i:06d}",
             "notebook": f"nb{i % 20}.ipynb",
@@ -112,9 +102,21 @@ def _fill_store(url: str, runs: int, points: int) -> None:
         }
         for i in range(runs)
     ]
+
+
+def _fill_store(url: str, runs: int, points: int) -> None:
+    """A store at ``url`` of ``runs`` runs sharing ``points`` metric points, inserted in bulk."""
+    import sqlalchemy as sa
+
+    from cellfleet.store.database import Store
+    from cellfleet.store.schema import metrics
+    from cellfleet.store.schema import runs as runs_table
+
+    store = Store(url)
+    now = time.time()
     per_run = points // runs
     with store.engine.begin() as connection:
-        connection.execute(sa.insert(runs_table), rows)
+        connection.execute(sa.insert(runs_table), _run_rows(runs, now))
         for start in range(0, runs, 500):
             batch = [
                 {
@@ -140,46 +142,44 @@ def bench_runs_ls(repeats: int, runs: int, points: int) -> dict[str, dict[str, f
     _fill_store(url, runs, points)
     store = Store(url)
     args = argparse.Namespace(limit=50, notebook=None, status=None, kind=None)
-    RUN_ACTIONS["ls"](store, args)
-    inside = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        RUN_ACTIONS["ls"](store, args)
-        inside.append((time.perf_counter() - start) * 1000)
-    command = []
-    for _ in range(max(3, repeats // 4)):
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "cellfleet.cli", "--db", url, "runs", "ls"], check=True, capture_output=True
-        )
-        command.append((time.perf_counter() - start) * 1000)
+    inside = timed(lambda: RUN_ACTIONS["ls"](store, args), repeats)
+    ls = [sys.executable, "-m", "cellfleet.cli", "--db", url, "runs", "ls"]
+    command = timed(lambda: subprocess.run(ls, check=True, capture_output=True), max(3, repeats // 4), warmup=0)
     return {"query_ms": _stats(inside), "command_ms": _stats(command), "runs": runs, "points": store.count_metrics()}
 
 
-def _print_table(makespan, log, listing) -> None:
+def _print_table(makespan: dict[str, Any], log: dict[str, Any], listing: dict[str, Any]) -> None:
     ideal = 4.0
     variants, loop = makespan["variants"], makespan["dask_loop"]
-    print("| benchmark | median | p90 | ratio | target |")
-    print("| --- | --- | --- | --- | --- |")
-    print(
-        f"| 8 variants x 1 s cell, 2 workers (s) | {variants['median']:.2f} | {variants['p90']:.2f} | "
-        f"{variants['median'] / ideal:.3f}x ideal 4 s | ≤ 1.15x |"
-    )
-    print(
-        f"| same, plain Dask submit loop (s) | {loop['median']:.2f} | {loop['p90']:.2f} | "
-        f"variants {variants['median'] / loop['median']:.3f}x loop | |"
-    )
-    print(
-        f"| cellfleet.log from a worker: points stored/s | {log['points_per_s']:,.0f} | | "
-        f"{log['stored']:,} of {log['points']:,} stored, {log['lost']} lost | ≥ 10,000/s, none lost |"
-    )
-    print(f"| cellfleet.log cost per call in a loop (µs) | {log['per_call_us']:.2f} | | | |")
     query, command = listing["query_ms"], listing["command_ms"]
-    print(
-        f"| runs ls, {listing['runs']:,} runs / {listing['points']:,} points: query (ms) | {query['median']:.1f} | "
-        f"{query['p90']:.1f} | | < 100 ms |"
-    )
-    print(f"| same, whole `cellfleet runs ls` process (ms) | {command['median']:.0f} | {command['p90']:.0f} | | |")
+    points = f"{listing['runs']:,} runs / {listing['points']:,} points"
+    rows = [
+        [
+            "8 variants x 1 s cell, 2 workers (s)",
+            f"{variants['median']:.2f}",
+            f"{variants['p90']:.2f}",
+            f"{variants['median'] / ideal:.3f}x ideal 4 s",
+            "≤ 1.15x",
+        ],
+        [
+            "same, plain Dask submit loop (s)",
+            f"{loop['median']:.2f}",
+            f"{loop['p90']:.2f}",
+            f"variants {variants['median'] / loop['median']:.3f}x loop",
+            "",
+        ],
+        [
+            "cellfleet.log from a worker: points stored/s",
+            f"{log['points_per_s']:,.0f}",
+            "",
+            f"{log['stored']:,} of {log['points']:,} stored, {log['lost']} lost",
+            "≥ 10,000/s, none lost",
+        ],
+        ["cellfleet.log cost per call in a loop (µs)", f"{log['per_call_us']:.2f}", "", "", ""],
+        [f"runs ls, {points}: query (ms)", f"{query['median']:.1f}", f"{query['p90']:.1f}", "", "< 100 ms"],
+        ["same, whole `cellfleet runs ls` process (ms)", f"{command['median']:.0f}", f"{command['p90']:.0f}", "", ""],
+    ]
+    print(markdown_table(["benchmark", "median", "p90", "ratio", "target"], rows))
 
 
 def main() -> None:

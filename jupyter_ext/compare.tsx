@@ -48,15 +48,17 @@ function ParamsTable(props: { runs: IRun[] }): JSX.Element {
 }
 
 function MetricsTable(props: { result: ICompareResult }): JSX.Element {
-  const { runs, final_metrics } = props.result;
-  const best = bestRuns(final_metrics);
+  const { runs, final_metrics, directions } = props.result;
+  const best = bestRuns(final_metrics, directions);
   return (
     <table className="cf-compare-table">
       <caption>Final metrics (best marked ★)</caption>
       <tbody>
         {metricNames(final_metrics).map(metric => (
           <tr key={metric}>
-            <th scope="row">{metric}</th>
+            <th scope="row">
+              {metric} {directions[metric] === 'min' ? '↓' : '↑'}
+            </th>
             {runs.map(run => {
               const isBest = best[metric]?.includes(run.id);
               return (

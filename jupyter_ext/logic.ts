@@ -3,7 +3,7 @@
  * live merging, row windowing and the promote form's validation. No JupyterLab imports, so
  * jest tests it directly.
  */
-import type { IRun, MetricSeries, ParamValue } from './tokens';
+import type { Direction, IRun, MetricSeries, ParamValue } from './tokens';
 
 /** One parameter across the compared runs. */
 export interface IParamRow {
@@ -40,19 +40,16 @@ export function paramDiff(runs: Pick<IRun, 'params'>[]): IParamRow[] {
   });
 }
 
-const LOWER_IS_BETTER =
-  /(loss|err|error|mse|rmse|mae|mape|perplexity|latency|time|seconds|duration|wer|cer)/i;
-
-/** Whether a lower value of the metric is better, by its name (loss, error, latency...). */
-export function lowerIsBetter(metric: string): boolean {
-  return LOWER_IS_BETTER.test(metric);
-}
-
-/** For each metric, the ids of the runs holding its best final value (ties all win). */
+/**
+ * For each metric, the ids of the runs holding its best final value (ties all win). Which way
+ * is better comes from the server (`directions`, decided where the notebook decides it);
+ * a metric it does not name is taken as higher-is-better.
+ */
 export function bestRuns(
   finals: Record<string, Record<string, number>>,
-  direction: (metric: string) => 'min' | 'max' = m => (lowerIsBetter(m) ? 'min' : 'max')
+  directions: Record<string, Direction>
 ): Record<string, string[]> {
+  const direction = (metric: string): Direction => directions[metric] ?? 'max';
   const best: Record<string, { value: number; ids: string[] }> = {};
   for (const [runId, metrics] of Object.entries(finals)) {
     for (const [metric, value] of Object.entries(metrics)) {

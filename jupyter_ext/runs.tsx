@@ -5,6 +5,7 @@ import { ApiError, CellfleetApi, LiveFeed } from './api';
 import { RunDetails } from './details';
 import { isActive, matchesFilter, mergeChanges, replaceHead } from './logic';
 import { IColumn, RunsTable } from './table';
+import { RUN_STATUSES } from './tokens';
 import type { IRun } from './tokens';
 
 const PAGE = 200;
@@ -171,7 +172,7 @@ function Toolbar(props: {
         value={props.status}
         onChange={event => props.setStatus(event.target.value)}
       >
-        {['', 'running', 'queued', 'succeeded', 'failed', 'interrupted'].map(value => (
+        {['', ...RUN_STATUSES].map(value => (
           <option key={value} value={value}>
             {value || 'any status'}
           </option>

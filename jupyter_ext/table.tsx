@@ -2,15 +2,17 @@
 import * as React from 'react';
 
 import { formatDuration, formatValue, groupByCell, runDuration, visibleWindow } from './logic';
-import type { IRun } from './tokens';
+import type { IRun, RunStatus } from './tokens';
 
 export const ROW_HEIGHT = 28;
 
-const STATUS_MARKS: Record<string, string> = {
+const STATUS_MARKS: Record<RunStatus, string> = {
   queued: '◌',
   running: '◐',
   succeeded: '✔',
   failed: '✘',
+  cancelled: '⊘',
+  timed_out: '⧗',
   interrupted: '■',
   skipped: '–'
 };

@@ -8,8 +8,45 @@ export namespace CommandIDs {
   export const openOutput = 'cellfleet:open-output';
 }
 
-export type RunStatus =
-  'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted' | 'skipped' | string;
+/**
+ * The states of a run, in the order the Python enum `cellfleet.protocol.RunStatus` lists
+ * them (a test compares the two).
+ */
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'interrupted',
+  'skipped'
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Where a run comes from (`cellfleet.protocol.RunKind`). */
+export const RUN_KINDS = ['interactive', 'variant', 'production'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+/** A scheduled occurrence of a job (`cellfleet.protocol.OccurrenceState`). */
+export const OCCURRENCE_STATES = [
+  'queued',
+  'running',
+  'done',
+  'failed',
+  'cancelled',
+  'skipped'
+] as const;
+export type OccurrenceState = (typeof OCCURRENCE_STATES)[number];
+
+/** Whether a job's schedule fires (`cellfleet.protocol.JobState`). */
+export const JOB_STATES = ['active', 'paused'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** A job's policies (`cellfleet.protocol.Overlap`, `Catchup`, `NotifyOn`). */
+export const OVERLAP_POLICIES = ['skip', 'queue', 'allow'] as const;
+export const CATCHUP_POLICIES = ['none', 'latest', 'all'] as const;
+export const NOTIFY_ON = ['failure', 'all'] as const;
 
 export type ParamValue =
   string | number | boolean | null | ParamValue[] | { [key: string]: ParamValue };
@@ -19,7 +56,7 @@ export interface IRun {
   id: string;
   notebook: string;
   cell_name: string;
-  kind: 'interactive' | 'variant' | 'production' | string;
+  kind: RunKind;
   status: RunStatus;
   params: Record<string, ParamValue>;
   group_id: string | null;
@@ -61,10 +98,16 @@ export interface IRunDetail {
   artifacts: IArtifact[];
 }
 
+/** Which way is better for a metric (`cellfleet.protocol.Direction`). */
+export const DIRECTIONS = ['min', 'max'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
 export interface ICompareResult {
   runs: IRun[];
   final_metrics: Record<string, Record<string, number>>;
   series: Record<string, MetricSeries>;
+  /** Which way is better for each metric, as the notebook's table decides it. */
+  directions: Record<string, Direction>;
 }
 
 export interface IJob {

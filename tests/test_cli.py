@@ -59,3 +59,29 @@ def test_mistakes_are_one_line_errors(db, args, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_promote_prints_the_job_and_keeps_the_policies_it_was_given(db, tmp_path, monkeypatch):
+    from cellfleet.store.jobs import JobStore
+    from jobs_helpers import write_notebook
+
+    monkeypatch.setenv("CELLFLEET_ROOT", str(tmp_path))
+    url, ids = db
+    notebook = write_notebook(tmp_path / "train.ipynb", ["print(lr)"])
+    options = ("--every", "1h", "--from-run", ids[1][:8], "--overlap", "queue", "--catchup", "none")
+    result = cellfleet("--db", url, "promote", str(notebook), *options)
+    assert result.returncode == 0, result.stderr
+    job = JobStore(Store(url)).get_job("train")
+    assert result.stdout.startswith(f"promoted {notebook} as job train ({job['id']}), version {job['version'][:12]}")
+    assert "every 3600s; next run " in result.stdout
+    assert (job["params"], job["overlap"], job["catchup"], job["notify_on"]) == (
+        {"lr": 0.01},
+        "queue",
+        "none",
+        "failure",
+    )
+    refused = cellfleet("--db", url, "promote", str(notebook), "--overlap", "sometimes")
+    assert (
+        refused.returncode == 2
+        and "invalid choice: 'sometimes' (choose from 'skip', 'queue', 'allow')" in refused.stderr
+    )

@@ -24,7 +24,7 @@ def other_cluster():
 
 @no_gpu
 def test_gpu_cell_without_gpu_runs_on_cpu_with_a_warning(shell, capsys):
-    for session in clusters._sessions.values():
+    for session in clusters.sessions.current():
         session.warned_no_gpu = False
     assert run(shell, "gpu", "on_cpu = True").success
     assert shell.user_ns["on_cpu"] is True

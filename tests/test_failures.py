@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import _thread
+import subprocess
+import sys
 import threading
+
+import pytest
+from distributed import Client, LocalCluster
 
 from cellfleet import CellCancelled, CellTimeout, WorkerLostError
 from cellfleet.worker.task import running_cells
@@ -60,3 +65,32 @@ def test_a_cell_stuck_in_native_code_gets_its_worker_restarted(shell, client, mo
     assert eventually(lambda: set(client.scheduler_info()["workers"]) != before, 60)
     assert eventually(lambda: len(client.scheduler_info()["workers"]) == len(before), 60)
     assert eventually(lambda: _nothing_running(client))
+
+
+@pytest.fixture
+def nanny_less_cluster():
+    """A cluster someone else runs, whose one worker has no nanny: it cannot be restarted."""
+    cluster = LocalCluster(n_workers=0, processes=True, dashboard_address=":0")
+    command = [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address]
+    worker = subprocess.Popen(
+        [*command, "--no-nanny", "--nthreads", "1", "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=60)
+        yield cluster.scheduler_address
+    finally:
+        worker.kill()
+        worker.wait(30)
+        cluster.close()
+
+
+def test_a_cell_that_cannot_be_stopped_says_where_it_may_still_run(shell, nanny_less_cluster, monkeypatch, capsys):
+    monkeypatch.setenv("CELLFLEET_KILL_GRACE", "0.2")
+    result = run(shell, f"--cluster {nanny_less_cluster} --timeout 1", "import time\ntime.sleep(600)")
+    assert isinstance(result.error_in_exec, CellTimeout) and "may still run" in str(result.error_in_exec)
+    told = [line for line in capsys.readouterr().err.splitlines() if "may still run" in line]
+    assert len(told) == 1
+    assert "on worker tcp://" in told[0] and "nanny" in told[0] and "restart that worker" in told[0]

@@ -84,10 +84,10 @@ def test_bad_settings_are_usage_errors_in_the_notebook(ip, monkeypatch, variable
     assert isinstance(result.error_in_exec, UsageError) and message in str(result.error_in_exec)
 
 
-def test_unhashable_grid_values_are_usage_errors():
+def test_grid_mistakes_are_value_errors_below_the_magics():
     from cellfleet.kernel.grid import parse_axis
 
-    with pytest.raises(UsageError, match="not a Python literal"):
+    with pytest.raises(ValueError, match="not a Python literal"):
         parse_axis("x={[1]:2}")
 
 

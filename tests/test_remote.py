@@ -9,6 +9,7 @@ import pytest
 
 from cellfleet import RemoteHandle, SerializationError
 from cellfleet.kernel.inputs import pack
+from cellfleet.protocol import KeepReason
 from conftest import run
 
 
@@ -88,6 +89,17 @@ def test_large_results_stay_remote_and_are_used_in_place(shell, monkeypatch, cli
     assert shipped.packed == {} and shipped.handle_names == ("arr",)
     assert run(shell, "", "total = float(arr.sum())").success
     assert shell.user_ns["total"] == 1e6
+
+
+def test_a_result_whose_size_cannot_be_measured_stays_remote(shell):
+    body = "class Unsized:\n    def __sizeof__(self):\n        raise RuntimeError('no size')\nodd = Unsized()\nfine = 1"
+    assert run(shell, "", body).success
+    handle = shell.user_ns["odd"]
+    assert isinstance(handle, RemoteHandle) and handle.info.reason == KeepReason.UNMEASURED
+    assert handle.info.nbytes is None and "size unknown" in repr(handle)
+    assert shell.user_ns["fine"] == 1
+    assert run(shell, "", "kind = type(odd).__name__").success  # used in place
+    assert shell.user_ns["kind"] == "Unsized"
 
 
 def test_pull_brings_a_host_copy(shell, monkeypatch):

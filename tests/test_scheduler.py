@@ -185,6 +185,9 @@ def test_jobs_commands(project):
         ("missing", (), "no notebook at"),
         ("text", (), "is not a Jupyter notebook"),
         ("good", ("--notify", "ftp://x"), "give an http:// or https:// URL"),
+        ("good", ("--retries", "100"), "retries must be a whole number from 0 to 99"),
+        ("good", ("--timeout", "ages"), "--timeout 'ages' is not a duration"),
+        ("good", ("--every", "1h", "--cron", "0 2 * * *"), "give either --cron or --every, not both"),
         ("jsonlist", (), "is not a Jupyter notebook"),
     ],
 )

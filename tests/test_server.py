@@ -7,13 +7,14 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from cellfleet.server.runs import ROUTES
+from cellfleet.server.routes import ROUTES
 from cellfleet.store.database import MetricPoint, Store
 from jobs_helpers import write_notebook
 
 
 @pytest.fixture
-def jp_server_config(tmp_path_factory):
+def jp_server_config(jp_root_dir, monkeypatch):
+    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))  # before the server opens its own store
     return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
 
 
@@ -53,11 +54,12 @@ def _sample_path(pattern: str) -> list[str]:
 async def test_every_route_requires_authentication(jp_fetch, store):
     assert len(ROUTES) >= 9
     for pattern, handler in ROUTES:
-        for method in ("GET", "POST", "DELETE"):
+        for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
             served = method.lower() in vars(handler)
+            body = "{}" if method in ("POST", "PATCH", "PUT") else None
             with pytest.raises(HTTPClientError) as info:
                 await jp_fetch("cellfleet", "api", *_sample_path(pattern), method=method, headers={"Authorization": ""},
-                               body="{}" if method == "POST" else None, allow_nonstandard_methods=True)  # fmt: skip
+                               body=body, allow_nonstandard_methods=True)  # fmt: skip
             assert info.value.code == 403 if served else info.value.code in (403, 405), (method, pattern)
 
 
@@ -97,6 +99,22 @@ async def test_one_run_compare_and_changes(jp_fetch, store):
     assert set(compared["final_metrics"]) == set(ids[:2]) and set(compared["series"]) == set(ids[:2])
     changes = await api(jp_fetch, "changes", since="0")
     assert len(changes["runs"]) == 4 and changes["now"] > 0
+
+
+async def test_compare_says_which_way_is_better_as_the_notebook_decides(jp_fetch, store):
+    from cellfleet.compare import Row, best_index, direction_of
+
+    declared = {"score": "min"}  # as %%remote --grid ... --minimize score stores it
+    ids = [store.create_run(notebook="n.ipynb", kind="variant", status="succeeded", directions=declared) for _ in "ab"]
+    store.log_metrics([MetricPoint(ids[0], "score", 1.0), MetricPoint(ids[1], "score", 2.0)])
+    store.log_metrics([MetricPoint(ids[0], "acc", 0.5), MetricPoint(ids[1], "acc", 0.9)])
+    store.log_metrics([MetricPoint(ids[0], "val_loss", 0.3), MetricPoint(ids[1], "val_loss", 0.1)])
+    compared = await api(jp_fetch, "compare", ids=",".join(ids))
+    assert compared["directions"] == {"score": "min", "acc": "max", "val_loss": "min"}
+    rows = [Row(i, run_id, {}, metrics=compared["final_metrics"][run_id]) for i, run_id in enumerate(ids)]
+    for metric, direction in compared["directions"].items():  # the notebook's table marks the same run
+        assert direction_of(metric, declared) == direction
+        assert best_index(rows, metric, direction_of(metric, declared)) is not None
 
 
 async def test_changes_look_back_a_margin_for_late_commits_and_skewed_clocks(jp_fetch, store):

@@ -34,6 +34,7 @@ def test_a_grid_records_a_run_per_variant_and_adopts_the_best(shell, capsys):
     group = shell.find_cell_magic("remote").__self__.runner.variants.groups[-1]
     recorded = {r["id"]: r for r in _store().list_runs(group_id=group.group_id)}
     assert len(recorded) == 4
+    assert all(r["directions"] == {"loss": "min"} for r in recorded.values())  # for the panel's compare view
     statuses = sorted(r["status"] for r in recorded.values())
     assert statuses == ["failed", "succeeded", "succeeded", "succeeded"]
     assert {(r["params"]["lr"], r["params"]["batch"]) for r in recorded.values()} == {

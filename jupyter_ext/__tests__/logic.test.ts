@@ -59,21 +59,27 @@ describe('paramDiff', () => {
 
 describe('bestRuns', () => {
   it('takes the lowest loss and the highest accuracy', () => {
-    const best = bestRuns({
-      a: { loss: 0.5, accuracy: 0.8 },
-      b: { loss: 0.2, accuracy: 0.7 },
-      c: { loss: 0.9, accuracy: 0.95 }
-    });
+    const best = bestRuns(
+      {
+        a: { loss: 0.5, accuracy: 0.8 },
+        b: { loss: 0.2, accuracy: 0.7 },
+        c: { loss: 0.9, accuracy: 0.95 }
+      },
+      { loss: 'min', accuracy: 'max' }
+    );
     expect(best).toEqual({ loss: ['b'], accuracy: ['c'] });
   });
 
   it('keeps every run tied for best and skips non-finite values', () => {
-    const best = bestRuns({ a: { f1: 0.9 }, b: { f1: 0.9 }, c: { f1: NaN } });
+    const best = bestRuns({ a: { f1: 0.9 }, b: { f1: 0.9 }, c: { f1: NaN } }, { f1: 'max' });
     expect(best.f1.sort()).toEqual(['a', 'b']);
   });
 
-  it('follows an explicit direction', () => {
-    expect(bestRuns({ a: { score: 1 }, b: { score: 2 } }, () => 'min')).toEqual({ score: ['a'] });
+  it('follows the direction the server sends, higher-is-better when it sends none', () => {
+    expect(bestRuns({ a: { score: 1 }, b: { score: 2 } }, { score: 'min' })).toEqual({
+      score: ['a']
+    });
+    expect(bestRuns({ a: { score: 1 }, b: { score: 2 } }, {})).toEqual({ score: ['b'] });
   });
 });
 

@@ -90,12 +90,14 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext cellfleet``)."""
-    from cellfleet.kernel.context import register_hooks
-    from cellfleet.kernel.magics import CellfleetMagics
+    from cellfleet.kernel.extension import load
 
-    ipython.register_magics(CellfleetMagics)
-    register_hooks(ipython)
+    load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Nothing to undo beyond IPython's own unloading; the cluster keeps running."""
+    """Undo :func:`load_ipython_extension` (``%unload_ext cellfleet``): remove the magics, wait
+    for ``--nowait`` cells, and close the cluster sessions (the embedded cluster stops) and stores."""
+    from cellfleet.kernel.extension import unload
+
+    unload(ipython)

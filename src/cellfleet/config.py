@@ -1,7 +1,8 @@
-"""Settings, read from the environment and Dask's configuration when asked for.
+"""Settings, and every environment variable Cellfleet's processes pass each other.
 
-Nothing here does I/O at import. Each setting has an environment variable and a Dask
-config key (``cellfleet.<name>``); the environment wins.
+Nothing here does I/O or imports Dask at import time, so the CLI and the server start fast.
+Each setting has an environment variable and a Dask config key (``cellfleet.<name>``); the
+environment wins.
 
 | setting            | environment                  | default                          |
 | ------------------ | ---------------------------- | -------------------------------- |
@@ -11,17 +12,39 @@ config key (``cellfleet.<name>``); the environment wins.
 | embedded workers   | ``CELLFLEET_WORKERS``        | GPUs, else min(4, CPUs)          |
 | status display     | ``CELLFLEET_STATUS``         | auto (widget, text or off)       |
 | stop grace period  | ``CELLFLEET_KILL_GRACE``     | 3 s, then the worker restarts    |
+| project root       | ``CELLFLEET_ROOT``           | nearest folder with .cellfleet, .git or pyproject.toml |
+| store URL          | ``CELLFLEET_DB``             | sqlite:///ROOT/.cellfleet/cellfleet.db |
+
+Passed by a production run to the notebook kernel papermill starts (see :func:`run_environment`):
+
+| variable               | meaning                                                          |
+| ---------------------- | ---------------------------------------------------------------- |
+| ``CELLFLEET_RUN_ID``   | the run ``cellfleet.log`` records into                           |
+| ``CELLFLEET_JOB_ID``   | the job the run belongs to; ``%%remote`` cells record production runs of it |
+| ``CELLFLEET_NOTEBOOK`` | the notebook's path (else Jupyter's ``JPY_SESSION_NAME``)        |
+| ``CELLFLEET_DB``       | the store the run is in                                          |
+| ``CELLFLEET_SCHEDULER``| the job's cluster, when it names one                             |
 """
 
 from __future__ import annotations
 
+import enum
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-import dask.config
-from dask.utils import parse_bytes
 
-__all__ = ["Settings", "load_settings", "parse_size"]
+class Variable(str, enum.Enum):
+    """The environment variables processes pass each other (read and written only here)."""
+
+    ROOT = "CELLFLEET_ROOT"
+    DB = "CELLFLEET_DB"
+    SCHEDULER = "CELLFLEET_SCHEDULER"
+    RUN_ID = "CELLFLEET_RUN_ID"
+    JOB_ID = "CELLFLEET_JOB_ID"
+    NOTEBOOK = "CELLFLEET_NOTEBOOK"
+
 
 _DEFAULT_THRESHOLD = 64 * 2**20
 _STATUS_MODES = ("auto", "widget", "text", "off")
@@ -43,6 +66,8 @@ def _raw(name: str) -> object:
     env = os.environ.get(f"CELLFLEET_{name.upper().replace('-', '_')}")
     if env not in (None, ""):
         return env
+    import dask.config
+
     return dask.config.get(f"cellfleet.{name}", default=None)
 
 
@@ -54,8 +79,10 @@ def _flag(value: object) -> bool:
 
 def parse_size(text: object, what: str) -> int:
     """Parse a size such as ``64MiB`` or ``2e9`` into bytes, or raise ``ValueError``."""
+    from dask.utils import parse_bytes
+
     try:
-        size = parse_bytes(text) if isinstance(text, str) else int(text)  # type: ignore[arg-type]
+        size = int(parse_bytes(text)) if isinstance(text, str) else int(text)  # type: ignore[call-overload]
     except (ValueError, TypeError):
         raise ValueError(f"{what} {text!r} is not a size: write it like 64MiB, 2GB or 1e9") from None
     if size < 0:
@@ -63,13 +90,13 @@ def parse_size(text: object, what: str) -> int:
     return size
 
 
-def _number(name: str, kind: type, low: float) -> float | None:
+def _number(name: str, kind: type[int] | type[float], low: float) -> float | None:
     raw = _raw(name)
     if raw is None:
         return None
     variable = f"CELLFLEET_{name.upper().replace('-', '_')}"
     try:
-        value = kind(raw)
+        value = kind(raw) if isinstance(raw, (int, float, str)) else kind(str(raw))
     except (TypeError, ValueError):
         example = "4" if kind is int else "3.5"
         raise ValueError(f"{variable}={raw!r} is not a number: set it like {variable}={example}") from None
@@ -96,3 +123,67 @@ def load_settings() -> Settings:
         status=status,
         kill_grace=grace if grace is not None else 3.0,
     )
+
+
+def _get(variable: Variable) -> str | None:
+    return os.environ.get(variable.value) or None
+
+
+def project_root(start: Path | None = None) -> Path:
+    """``CELLFLEET_ROOT``, else the nearest folder up from ``start`` (the working directory)
+    holding ``.cellfleet``, else one holding ``.git`` or ``pyproject.toml``, else ``start``."""
+    root = _get(Variable.ROOT)
+    if root:
+        return Path(root)
+    here = (start or Path.cwd()).resolve()
+    for markers in ((".cellfleet",), (".git", "pyproject.toml")):
+        for folder in (here, *here.parents):
+            if any((folder / marker).exists() for marker in markers):
+                return folder
+    return here
+
+
+def default_url(root: str | os.PathLike[str] | None = None) -> str:
+    """``CELLFLEET_DB``, else a SQLite file at ``.cellfleet/cellfleet.db`` in the project root."""
+    url = _get(Variable.DB)
+    if url:
+        return url
+    folder = Path(root) if root else project_root()
+    return f"sqlite:///{folder / '.cellfleet' / 'cellfleet.db'}"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a production run told the kernel it started (all ``None`` in an interactive kernel)."""
+
+    run_id: str | None
+    job_id: str | None
+    notebook: str | None
+
+
+def run_context() -> RunContext:
+    """The production run this process executes, if any."""
+    notebook = _get(Variable.NOTEBOOK) or os.environ.get("JPY_SESSION_NAME") or None
+    return RunContext(_get(Variable.RUN_ID), _get(Variable.JOB_ID), notebook)
+
+
+def run_environment(
+    run_id: str, notebook: str, url: str, job_id: str | None = None, scheduler: str | None = None
+) -> dict[str, str]:
+    """The variables that tell a notebook's kernel which production run it executes."""
+    variables = {Variable.RUN_ID: run_id, Variable.NOTEBOOK: notebook, Variable.DB: url}
+    if job_id:
+        variables[Variable.JOB_ID] = job_id
+    if scheduler:
+        variables[Variable.SCHEDULER] = scheduler
+    return {name.value: value for name, value in variables.items()}
+
+
+def with_store(url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child process's environment (``base``, default this one's) pointing at the store ``url``."""
+    return {**(os.environ if base is None else base), Variable.DB.value: url}
+
+
+def store_url_from_environment() -> str | None:
+    """``CELLFLEET_DB`` as set (for a child process told which store to use), else ``None``."""
+    return _get(Variable.DB)

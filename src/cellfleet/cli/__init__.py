@@ -16,18 +16,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cellfleet.protocol import RunKind, RunStatus, values_of
+
 __all__ = ["build_parser", "main"]
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted", "skipped")
 
-
-def _runs_parser(commands: argparse._SubParsersAction) -> None:
+def _runs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     runs = commands.add_parser("runs", help="list, show, compare and follow runs")
     actions = runs.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("ls", help="list runs, newest first")
     listing.add_argument("--notebook")
-    listing.add_argument("--status", choices=STATUSES)
-    listing.add_argument("--kind", choices=("interactive", "variant", "production"))
+    listing.add_argument("--status", choices=values_of(RunStatus))
+    listing.add_argument("--kind", choices=values_of(RunKind))
     listing.add_argument("--limit", type=int, default=50)
     actions.add_parser("show", help="one run: params, metrics, environment, output").add_argument("run")
     actions.add_parser("compare", help="runs side by side").add_argument("runs", nargs="+")
@@ -36,8 +36,8 @@ def _runs_parser(commands: argparse._SubParsersAction) -> None:
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
 
 
-def _jobs_parser(commands: argparse._SubParsersAction) -> None:
-    from cellfleet.production.promote import add_job_arguments
+def _jobs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cellfleet.production.spec import add_job_arguments
 
     promote = commands.add_parser("promote", help="make a notebook a scheduled production job")
     promote.add_argument("notebook")

@@ -3,50 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cellfleet.cli.runs import CommandError, table
+from cellfleet.production.schedules import describe_schedule, local_time, next_run_text
 
 __all__ = ["JOB_ACTIONS", "promote_command", "run_command", "scheduler_command"]
 
-
-def _when(timestamp: float | None) -> str:
-    return dt.datetime.fromtimestamp(timestamp).isoformat(sep=" ", timespec="seconds") if timestamp else ""
-
-
-def _schedule_text(job: dict[str, Any]) -> str:
-    schedule = job["schedule"] or "on demand"
-    return schedule.replace("every:", "every ").replace("cron:", "cron ") + (
-        "s" if schedule.startswith("every") else ""
-    )
-
-
-def _next_due(job: dict[str, Any]) -> str:
-    from cellfleet.production.schedules import Schedule
-
-    if job["paused"] or not job["schedule"]:
-        return "paused" if job["paused"] else ""
-    return _when(Schedule(job["schedule"]).next_due(time.time(), job["created"]))
+Action = Callable[[Any, argparse.Namespace], str]
+"""A ``cellfleet jobs`` action: the store and the parsed arguments in, the text to print out."""
 
 
 def promote_command(store: Any, args: argparse.Namespace) -> str:
-    from cellfleet.production.promote import promote
+    """``cellfleet promote NOTEBOOK ...``: the job made, its version and when it runs next."""
+    from cellfleet.production.promote import promote, promotion_summary
+    from cellfleet.production.spec import JobSpec
 
-    job = promote(args.notebook, args, store)
-    return (
-        f"promoted {args.notebook} as job {job['name']} ({job['id']}), version {job['version'][:12]}, "
-        f"{_schedule_text(job)}; next run {_next_due(job) or 'when asked (cellfleet jobs run-now)'}"
-    )
+    job = promote(args.notebook, JobSpec.from_args(args), store)
+    return promotion_summary(args.notebook, job)
 
 
 def run_command(url: str | None, args: argparse.Namespace) -> str:
     """A one-off production run now, in this process; exit status 1 when it fails."""
     from cellfleet.production.execute import run_now, run_paths
-    from cellfleet.production.promote import parse_params
+    from cellfleet.production.spec import parse_params
 
     run_id, status, error = run_now(args.notebook, parse_params(args.param), args.kernel, url)
     output, _ = run_paths(run_id)
@@ -74,7 +58,8 @@ def _jobs_ls(store: Any, args: argparse.Namespace) -> str:
     for job in jobs.list_jobs():
         last = jobs.job_runs(job["id"], limit=1)
         rows.append({
-            "job": job["id"], "name": job["name"], "schedule": _schedule_text(job), "next": _next_due(job),
+            "job": job["id"], "name": job["name"], "schedule": describe_schedule(job["schedule"]),
+            "next": next_run_text(job),
             "last": last[0]["status"] if last else "", "version": job["version"][:12], "notebook": job["notebook"],
         })  # fmt: skip
     return table(rows) if rows else "no jobs: promote a notebook with `cellfleet promote NOTEBOOK --every 1h`"
@@ -87,16 +72,16 @@ def _jobs_show(store: Any, args: argparse.Namespace) -> str:
     job = jobs.get_job(args.job)
     keys = ("id", "name", "notebook", "version", "params", "cluster", "retries", "timeout", "overlap", "catchup")
     lines = [f"{key:12} {job[key]}" for key in keys]
-    lines += [f"{'schedule':12} {_schedule_text(job)}", f"{'next run':12} {_next_due(job)}"]
+    lines += [f"{'schedule':12} {describe_schedule(job['schedule'])}", f"{'next run':12} {next_run_text(job)}"]
     history = [
-        {"run": r["id"], "status": r["status"], "attempt": r["attempt"], "started": _when(r["started"]),
+        {"run": r["id"], "status": r["status"], "attempt": r["attempt"], "started": local_time(r["started"]),
          "error": (r["error"] or "")[:80]}
         for r in jobs.job_runs(job["id"], limit=args.limit)
     ]  # fmt: skip
     return "\n".join(lines) + "\n\n" + (table(history) if history else "no runs yet")
 
 
-def _jobs_set(paused: bool) -> Any:
+def _jobs_set(paused: bool) -> Action:
     def action(store: Any, args: argparse.Namespace) -> str:
         from cellfleet.store.jobs import JobStore
 
@@ -130,7 +115,7 @@ def _jobs_run_now(store: Any, args: argparse.Namespace) -> str:
     return f"job {job['name']} queued to run now; {waiting}"
 
 
-JOB_ACTIONS = {
+JOB_ACTIONS: dict[str, Action] = {
     "ls": _jobs_ls,
     "show": _jobs_show,
     "pause": _jobs_set(True),

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cellfleet.protocol import RunStatus
+
 __all__ = ["RUN_ACTIONS", "CommandError", "table"]
 
 
@@ -41,7 +43,7 @@ def _cell(value: Any) -> str:
 def _resolve(store: Any, prefix: str) -> str:
     matches = store.find_runs(prefix)
     if len(matches) == 1:
-        return matches[0]
+        return str(matches[0])
     if not matches:
         raise CommandError(f"no run {prefix!r} in {store.url}: list runs with `cellfleet runs ls`")
     raise CommandError(f"{prefix!r} matches several runs ({', '.join(matches)}): give more of the id")
@@ -77,18 +79,20 @@ def _runs_show(store: Any, args: argparse.Namespace) -> str:
 
 
 def _runs_compare(store: Any, args: argparse.Namespace) -> str:
-    from cellfleet.kernel.comparison import Row, render_text
+    from cellfleet.compare import Row, directions_for, render_text
     from cellfleet.store.queries import duration
 
     ids = [_resolve(store, prefix) for prefix in args.runs]
     finals = store.final_metrics(ids)
-    rows = []
+    rows, declared = [], []
     for index, run_id in enumerate(ids):
         run = store.get_run(run_id)
+        declared.append(run.get("directions"))
         rows.append(
             Row(index, run_id, run["params"], run["status"], duration(run), finals[run_id], error=run["error"] or "")
         )
-    return render_text(rows, {})
+    metrics = {metric for values in finals.values() for metric in values}
+    return render_text(rows, directions_for(metrics, declared))
 
 
 def _runs_logs(store: Any, args: argparse.Namespace) -> str:
@@ -103,7 +107,7 @@ def _runs_logs(store: Any, args: argparse.Namespace) -> str:
     while args.follow:
         run = store.get_run(run_id)
         offset = _print_new(log, offset)
-        if run["status"] not in ("queued", "running"):
+        if RunStatus(run["status"]).ended:
             return f"-- run {run_id} {run['status']}" + (f": {run['error']}" if run["error"] else "")
         time.sleep(0.25)
     return ""

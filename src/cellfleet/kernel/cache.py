@@ -6,19 +6,23 @@ run that kept results on the cluster (handles) stores nothing and is never a cac
 because its data does not outlive the cluster. Inputs are matched by a digest of their
 pickled bytes: plain data matches across kernel restarts; functions defined in a kernel
 and remote handles do not (their pickles name the kernel that made them).
+
+The output is stored in its wire form (:func:`~cellfleet.protocol.encode_item`), so a
+stored run does not depend on how the item classes are pickled.
 """
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cellfleet.kernel.inputs import Inputs
-from cellfleet.kernel.remote_cell import Output, load_values
+from cellfleet.kernel.job import Output, Status, load_values
+from cellfleet.protocol import CellOutcome, DisplayItem, OutputItem, RunStatus, StreamItem, decode_item, encode_item
 from cellfleet.store.database import encode_json
 from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
-from cellfleet.worker.task import CellOutcome
 
 __all__ = ["CacheHit", "CachedCell", "lookup", "save"]
 
@@ -29,7 +33,7 @@ class CacheHit:
 
     run_id: str
     outcome: CellOutcome
-    outputs: list[dict[str, Any]]
+    outputs: tuple[OutputItem, ...]
 
 
 def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | None:
@@ -43,44 +47,48 @@ def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | No
         return None
     stored = pickle.loads(blob)
     outcome = CellOutcome(worker=None, gpu=None, stash="", values=stored["values"], result=stored["result"])
-    return CacheHit(run_id, outcome, stored["outputs"])
+    return CacheHit(run_id, outcome, tuple(decode_item(wire) for wire in stored["outputs"]))
 
 
-def save(recorder: RunRecorder, outcome: CellOutcome, outputs: list[dict[str, Any]]) -> bool:
+def save(recorder: RunRecorder, outcome: CellOutcome, outputs: Sequence[OutputItem]) -> bool:
     """Store a succeeded run's results for later cache hits; False when they stayed remote."""
     if outcome.kept or outcome.error is not None:
         return False
-    blob = pickle.dumps({"values": outcome.values, "result": outcome.result, "outputs": outputs}, protocol=5)
+    wire = [encode_item(item) for item in outputs]
+    blob = pickle.dumps({"values": outcome.values, "result": outcome.result, "outputs": wire}, protocol=5)
     recorder.writer.call(lambda store: store.save_results(recorder.run_id, blob))
     return True
 
 
 class CachedCell:
-    """Stands in for a :class:`~cellfleet.execution.RemoteCell` on a cache hit."""
+    """Stands in for a :class:`~cellfleet.kernel.remote_cell.RemoteCell` on a cache hit
+    (a :class:`~cellfleet.kernel.job.CellJob`)."""
 
-    def __init__(self, hit: CacheHit, output: Output, status: Any, recorder: RunRecorder) -> None:
+    def __init__(self, hit: CacheHit, output: Output, status: Status, recorder: RunRecorder) -> None:
         self.hit = hit
         self.output = output
         self.status = status
         self.recorder = recorder
 
     def run(self) -> CellOutcome:
+        """Replay the stored output and record a succeeded run pointing at the stored one."""
         for item in self.hit.outputs:
-            if item["kind"] == "stream":
-                self.output.stream(item["name"], item["text"])
-                self.recorder.stream(item["text"])
-            elif item["kind"] == "display":
-                self.output.display(item["data"], item["metadata"])
+            if isinstance(item, StreamItem):
+                self.output.stream(item.name, item.text)
+                self.recorder.stream(item.text)
+            elif isinstance(item, DisplayItem):
+                self.output.display(item.data, item.metadata)
         self.output.stream(
             "stderr", f"cellfleet: cache hit: results restored from run {self.hit.run_id}, not run again\n"
         )
         self.recorder.latest.update(self.recorder.writer.store.final_metrics([self.hit.run_id])[self.hit.run_id])
         self.status.finished("cached")
-        self.recorder.finish("succeeded", cached_from=self.hit.run_id)
+        self.recorder.finish(RunStatus.SUCCEEDED, cached_from=self.hit.run_id)
         return self.hit.outcome
 
     def cancel(self) -> None:
         """Nothing runs, so nothing to stop."""
 
     def collect(self, outcome: CellOutcome) -> dict[str, Any]:
+        """The stored values, unpickled."""
         return load_values(outcome, self.output)

@@ -3,14 +3,23 @@ records ``cellfleet.log`` calls made in local (not remote) cells."""
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from cellfleet.config import run_context
+from cellfleet.protocol import RunKind, RunStatus
 from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
 
-__all__ = ["CellContext", "cell_number", "current_cell", "local_recorder", "notebook_path", "register_hooks"]
+__all__ = [
+    "CellContext",
+    "cell_number",
+    "current_cell",
+    "local_recorder",
+    "notebook_path",
+    "register_hooks",
+    "unregister_hooks",
+]
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,9 @@ _production: RunRecorder | None = None
 
 def notebook_path(shell: Any = None) -> str:
     """The notebook's path as the server knows it, when it says."""
-    for variable in ("CELLFLEET_NOTEBOOK", "JPY_SESSION_NAME"):
-        if os.environ.get(variable):
-            return os.environ[variable]
+    notebook = run_context().notebook
+    if notebook:
+        return notebook
     session = getattr(shell, "user_ns", {}).get("__session__") if shell is not None else None
     return str(session) if session else ""
 
@@ -62,6 +71,14 @@ def register_hooks(shell: Any) -> None:
         events.register("post_run_cell", _after_cell)
 
 
+def unregister_hooks(shell: Any) -> None:
+    """Stop following cell executions (idempotent)."""
+    events = shell.events
+    for name, callback in (("pre_run_cell", _before_cell), ("post_run_cell", _after_cell)):
+        if callback in events.callbacks[name]:
+            events.unregister(name, callback)
+
+
 def _before_cell(info: Any) -> None:
     global _cell
     from IPython import get_ipython
@@ -77,7 +94,7 @@ def _after_cell(result: Any) -> None:
         recorder, _local = _local, None
     if recorder is not None:
         error = None if result.success else repr(result.error_in_exec or result.error_before_exec)
-        recorder.finish("succeeded" if result.success else "failed", error=error)
+        recorder.finish(RunStatus.SUCCEEDED if result.success else RunStatus.FAILED, error=error)
 
 
 def local_recorder() -> RunRecorder:
@@ -86,7 +103,7 @@ def local_recorder() -> RunRecorder:
     Under a production run (``CELLFLEET_RUN_ID`` set by the runner) it is that run.
     """
     global _local, _production
-    production_run = os.environ.get("CELLFLEET_RUN_ID")
+    production_run = run_context().run_id
     if production_run:
         with _lock:
             if _production is None or _production.run_id != production_run:
@@ -104,7 +121,7 @@ def local_recorder() -> RunRecorder:
                 notebook=cell.notebook,
                 cell_id=cell.cell_id,
                 cell_name=label,
-                kind="interactive",
+                kind=RunKind.INTERACTIVE,
                 code=cell.code,
                 code_hash=code_hash(cell.code),
             )

@@ -8,7 +8,7 @@ from typing import Any
 from dask.utils import format_bytes
 
 from cellfleet.errors import HandleError
-from cellfleet.worker.values import ValueInfo
+from cellfleet.protocol import ValueInfo
 
 __all__ = ["RemoteHandle"]
 
@@ -61,7 +61,7 @@ class RemoteHandle:
             parts.append(str(info.shape))
         if info.dtype is not None:
             parts.append(info.dtype)
-        parts.append(format_bytes(info.nbytes))
+        parts.append("size unknown" if info.nbytes is None else format_bytes(info.nbytes))
         where = "GPU" if info.on_gpu else "worker"
         return f"{' '.join(parts)} on {where} {self.worker or '?'}"
 
@@ -71,6 +71,6 @@ class RemoteHandle:
     def _repr_html_(self) -> str:
         return (
             f"<code>&lt;remote <b>{html.escape(self.name)}</b>: {html.escape(self.summary())}&gt;</code> "
-            f"<small>kept remote ({html.escape(self.info.reason)}); %pull {html.escape(self.name)} "
+            f"<small>kept remote ({html.escape(str(self.info.reason))}); %pull {html.escape(self.name)} "
             "brings it here</small>"
         )

@@ -89,7 +89,7 @@ def pack(reads: Iterable[str], namespace: Mapping[str, Any], cluster: str) -> In
 
 def _dumps(name: str, value: Any, what: str) -> bytes:
     try:
-        return cloudpickle.dumps(value, protocol=5)
+        return bytes(cloudpickle.dumps(value, protocol=5))
     except Exception as error:
         raise SerializationError(
             f"{what} {name!r} ({_type_name(value)}) cannot be sent to the worker "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -17,8 +17,12 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from cellfleet.config import load_settings, parse_size
 from cellfleet.errors import CellfleetError
+from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
 from cellfleet.kernel.session import connect, describe_session, shutdown_embedded
+
+if TYPE_CHECKING:
+    from cellfleet.production.spec import JobSpec
 
 __all__ = ["CellfleetMagics", "parse_remote_options"]
 
@@ -157,16 +161,21 @@ class _PromoteParser(argparse.ArgumentParser):
         raise UsageError(f"%promote: {message}")
 
 
-def _parse_promote(line: str) -> argparse.Namespace:
-    from cellfleet.production.promote import add_job_arguments
+def _parse_promote(line: str) -> tuple[str | None, JobSpec]:
+    """``%promote``'s line: the notebook named (or ``None``) and the job spec."""
+    from cellfleet.production.spec import JobSpec, add_job_arguments
 
     parser = _PromoteParser(prog="%promote", add_help=False)
     parser.add_argument("notebook", nargs="?")
     add_job_arguments(parser)
     try:
-        return parser.parse_args(shlex.split(line))
+        args = parser.parse_args(shlex.split(line))
     except ValueError as error:
         raise UsageError(f"%promote: cannot read the arguments ({error}): check the quotes") from None
+    try:
+        return args.notebook, JobSpec.from_args(args)
+    except CellfleetError as error:
+        raise UsageError(f"%promote: {error}") from None
 
 
 _REMOTE_HELP = """Run the cell as a Dask task on a (GPU) worker, as if it ran here.
@@ -204,10 +213,17 @@ class CellfleetMagics(Magics):
         super().__init__(shell)
         self.runner = RemoteRunner(shell)
 
+    def close(self) -> None:
+        """Wait for the ``--nowait`` cells still running (the extension is unloading)."""
+        self.runner.close()
+
     @cell_magic
     def remote(self, line: str, cell: str) -> Any:
         options = parse_remote_options(line)
-        return self.runner.run(options, cell, _check_settings())
+        try:
+            return self.runner.run(options, cell, _check_settings())
+        except OptionError as error:
+            raise UsageError(str(error)) from None
 
     remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
 
@@ -243,22 +259,23 @@ class CellfleetMagics(Magics):
         (``--from-run best`` takes the best variant of the last grid), --cluster, --retries,
         --timeout, --concurrency, --overlap, --catchup, --notify URL, --notify-on, --kernel.
         """
-        from cellfleet.cli.jobs import promote_command
-        from cellfleet.kernel.context import notebook_path
-        from cellfleet.store.database import open_store
+        import dataclasses
 
-        args = _parse_promote(line)
-        if args.notebook is None:
-            args.notebook = notebook_path(self.shell) or None
-        if not args.notebook:
-            raise UsageError("%promote: this kernel does not know its notebook's path; write %promote NOTEBOOK.ipynb")
-        if args.from_run == "best":
-            args.from_run = self.runner.variants.best_run_id()
+        from cellfleet.kernel.context import notebook_path
+        from cellfleet.production.promote import promote, promotion_summary
+        from cellfleet.store.database import open_store
         from cellfleet.store.recorder import writer_for
 
+        notebook, spec = _parse_promote(line)
+        if notebook is None:
+            notebook = notebook_path(self.shell) or None
+        if not notebook:
+            raise UsageError("%promote: this kernel does not know its notebook's path; write %promote NOTEBOOK.ipynb")
+        if spec.from_run == "best":
+            spec = dataclasses.replace(spec, from_run=self.runner.variants.best_run_id())
         writer_for().flush()  # the runs named by --from-run are in the store
         try:
-            print(promote_command(open_store(), args))
+            print(promotion_summary(notebook, promote(notebook, spec, open_store())))
         except CellfleetError as error:
             raise UsageError(f"%promote: {error}") from None
 

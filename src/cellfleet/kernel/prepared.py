@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from cellfleet.config import Settings
+from cellfleet.config import Settings, run_context
 from cellfleet.ids import new_id
 from cellfleet.kernel.analysis import CellAnalysis, cell_filename
 from cellfleet.kernel.context import current_cell, notebook_path
 from cellfleet.kernel.inputs import Inputs
-from cellfleet.kernel.remote_cell import Launch, Output, RemoteCell
+from cellfleet.kernel.remote_cell import Launch
 from cellfleet.kernel.session import Session
+from cellfleet.protocol import CellSpec, RunKind
 from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
-from cellfleet.worker.task import CellSpec
 
 __all__ = ["Prepared"]
 
@@ -27,7 +26,7 @@ class Prepared:
     source: str
     analysis: CellAnalysis
     options: Any
-    """The cell's :class:`~cellfleet.remote.RemoteOptions`."""
+    """The cell's :class:`~cellfleet.kernel.remote.RemoteOptions`."""
     settings: Settings
     session: Session
     launch: Launch
@@ -48,8 +47,9 @@ class Prepared:
     def recorder(self, shell: Any, inputs: Inputs, **fields: Any) -> RunRecorder:
         """A new run in the store for this cell (``kind`` defaults to ``interactive``)."""
         cell = current_cell()
-        if os.environ.get("CELLFLEET_JOB_ID"):  # a %%remote cell of a production run
-            fields = {**fields, "kind": "production", "job_id": os.environ["CELLFLEET_JOB_ID"]}
+        job_id = run_context().job_id
+        if job_id:  # a %%remote cell of a production run
+            fields = {**fields, "kind": RunKind.PRODUCTION, "job_id": job_id}
         return RunRecorder(
             writer_for(),
             notebook=cell.notebook or notebook_path(shell),
@@ -58,15 +58,5 @@ class Prepared:
             code=self.source.lstrip("\n"),
             code_hash=code_hash(self.source),
             inputs=inputs.fingerprints(),
-            **{"kind": "interactive", **fields},
+            **{"kind": RunKind.INTERACTIVE, **fields},
         )
-
-    def make_cell(self, inputs: Inputs, status: Any, output: Output, recorder: RunRecorder, params: Any = None) -> Any:
-        """A :class:`RemoteCell`, or with ``--cache`` and a matching stored run, a :class:`CachedCell`."""
-        if self.options.cache:
-            from cellfleet.kernel.cache import CachedCell, lookup
-
-            hit = lookup(self.source, inputs, params or {})
-            if hit is not None:
-                return CachedCell(hit, output, status, recorder)
-        return RemoteCell(self.session, self.spec(), inputs, self.launch, status, output, recorder)

@@ -1,33 +1,38 @@
 """The notebook side of ``%%remote``: analyse, pack, run, and update the namespace.
 
 The namespace is updated only after the whole outcome is in hand, so a cell that fails,
-times out or is interrupted leaves every notebook variable as it was.
+times out or is interrupted leaves every notebook variable as it was. The runner makes each
+cell's job (:meth:`RemoteRunner.make_job`): a cache hit with ``--cache`` and a matching
+stored run, else a remote cell, whose results are then stored for later hits.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from cellfleet.config import Settings, load_settings
 from cellfleet.kernel.analysis import CellAnalysis, analyze, cell_filename, uses_ipython
+from cellfleet.kernel.cache import CachedCell, lookup, save
 from cellfleet.kernel.context import cell_number
 from cellfleet.kernel.handles import RemoteHandle
 from cellfleet.kernel.inputs import Inputs, pack
+from cellfleet.kernel.job import CellJob, Output, Status
 from cellfleet.kernel.outputs import DeferredOutput, LiveOutput, ResultDisplay
+from cellfleet.kernel.pending import PendingCell, PendingCells, Update
 from cellfleet.kernel.placement import Request, resolve
 from cellfleet.kernel.prepared import Prepared
-from cellfleet.kernel.remote_cell import Launch, Output, rebuild_exception
+from cellfleet.kernel.remote_cell import Launch, OnSuccess, RemoteCell, rebuild_exception
 from cellfleet.kernel.session import connect
 from cellfleet.kernel.status import make_status
 from cellfleet.kernel.variants import Variants
+from cellfleet.protocol import CellOutcome
 from cellfleet.store.recorder import RunRecorder
-from cellfleet.worker.task import CellOutcome
 
 __all__ = ["RemoteOptions", "RemoteRunner"]
 
@@ -62,23 +67,13 @@ class RemoteOptions:
         return {**{m: "max" for m in self.maximize}, **{m: "min" for m in self.minimize}}
 
 
-@dataclass
-class PendingCell:
-    """A ``--nowait`` cell still running, or finished and not yet waited for."""
-
-    name: str
-    writes: frozenset[str]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-
-
 class RemoteRunner:
-    """Runs ``%%remote`` cells for one IPython shell."""
+    """Runs ``%%remote`` cells for one IPython shell; :meth:`close` when the extension unloads."""
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.pending: dict[str, PendingCell] = {}
-        self.variants = Variants(shell)
+        self.pending = PendingCells(shell)
+        self.variants = Variants(shell, self.make_job)
 
     def run(self, options: RemoteOptions, code: str, settings: Settings | None = None) -> Any:
         """Run ``code`` remotely; returns what the cell displays as ``Out[n]``."""
@@ -87,22 +82,49 @@ class RemoteRunner:
             return self.variants.run(prepared)
         inputs = pack(prepared.analysis.reads, self.shell.user_ns, prepared.session.address)
         if options.nowait:
-            self._check_free(prepared.label)
+            self.pending.check_free(prepared.label)
         recorder = prepared.recorder(self.shell, inputs)
         if options.nowait:
             self._start_pending(prepared, inputs, recorder)
             return None
         status = make_status(prepared.label, prepared.settings.status)
-        cell = prepared.make_cell(inputs, status, LiveOutput(), recorder)
-        return self._apply(cell, cell.run(), prepared.analysis)
+        job = self.make_job(prepared, inputs, status, LiveOutput(), recorder)
+        update, result = self._outcome_update(job, job.run(), prepared.analysis)
+        update.apply(self.shell.user_ns)
+        return result
+
+    def make_job(
+        self,
+        prepared: Prepared,
+        inputs: Inputs,
+        status: Status,
+        output: Output,
+        recorder: RunRecorder,
+        params: dict[str, Any] | None = None,
+    ) -> CellJob:
+        """A :class:`CachedCell` on a ``--cache`` hit, else a :class:`RemoteCell` (which
+        stores its results for later hits when ``--cache`` is on)."""
+        on_success: OnSuccess | None = None
+        if prepared.options.cache:
+            hit = lookup(prepared.source, inputs, params or {})
+            if hit is not None:
+                return CachedCell(hit, output, status, recorder)
+            on_success = functools.partial(save, recorder)
+        return RemoteCell(
+            prepared.session, prepared.spec(), inputs, prepared.launch, status, output, recorder, on_success
+        )
+
+    def close(self) -> None:
+        """Cancel the ``--nowait`` cells still running and join their threads."""
+        self.pending.close()
 
     def _prepare(self, options: RemoteOptions, code: str, settings: Settings) -> Prepared:
         label = options.name or f"In[{cell_number(self.shell)}]"
         source, analysis = self._analyse(code, label, options)
-        self._wait_for_writers(analysis.reads, label)
+        self.pending.wait_for_writers(analysis.reads, label)
         session = connect(options.cluster or settings.scheduler, settings.workers)
         resources = resolve(self._request(options, settings), session)
-        launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace, options.cache)
+        launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace)
         return Prepared(label, source, analysis, options, settings, session, launch)
 
     def adopt(self, which: str) -> None:
@@ -132,66 +154,32 @@ class RemoteRunner:
                 raise UsageError(f"{flag} names {', '.join(unknown)}, which the cell does not assign")
         return source, analysis
 
-    def _apply(self, cell: Any, outcome: CellOutcome, analysis: CellAnalysis) -> Any:
+    @staticmethod
+    def _outcome_update(job: CellJob, outcome: CellOutcome, analysis: CellAnalysis) -> tuple[Update, Any]:
+        """The namespace update and the ``Out[n]`` value of a finished cell; its error raised."""
         if outcome.error is not None:
             raise rebuild_exception(outcome)
-        values = cell.collect(outcome)
-        namespace = self.shell.user_ns
-        namespace.update(values)
-        for name in analysis.deletes:
-            namespace.pop(name, None)
-        return ResultDisplay(*outcome.result) if outcome.result is not None else None
-
-    def _wait_for_writers(self, reads: frozenset[str], label: str) -> None:
-        for pending in list(self.pending.values()):
-            shared = pending.writes & reads
-            if shared and not pending.done.is_set():
-                print(f"cellfleet: {label} waits for {pending.name}, which assigns {', '.join(sorted(shared))}")
-                pending.done.wait()
-
-    def _check_free(self, label: str) -> None:
-        earlier = self.pending.get(label)
-        if earlier is not None and not earlier.done.is_set():
-            raise UsageError(f"--nowait cell {label} is still running: %wait {label} first, or give another --name")
+        update = Update(job.collect(outcome), analysis.deletes)
+        return update, ResultDisplay(*outcome.result) if outcome.result is not None else None
 
     def _start_pending(self, prepared: Prepared, inputs: Inputs, recorder: RunRecorder) -> None:
         label, analysis = prepared.label, prepared.analysis
-        pending = PendingCell(label, frozenset(analysis.writes) | analysis.deletes)
-        self.pending[label] = pending
         status = make_status(label, prepared.settings.status, immediate=True)
         output = DeferredOutput()
-        cell = prepared.make_cell(inputs, status, output, recorder)
-        thread = threading.Thread(
-            target=self._finish_pending, args=(pending, cell, analysis, output), name=f"cellfleet-{label}", daemon=True
-        )
-        thread.start()
+        job = self.make_job(prepared, inputs, status, output, recorder)
+        pending = PendingCell(label, frozenset(analysis.writes) | analysis.deletes, job)
 
-    def _finish_pending(self, pending: PendingCell, cell: Any, analysis: CellAnalysis, output: Output) -> None:
-        try:
-            result = self._apply(cell, cell.run(), analysis)
+        def work() -> Update:
+            update, result = self._outcome_update(job, job.run(), analysis)
             if result is not None:
                 output.display(*result._repr_mimebundle_())
-        except BaseException as error:  # kept for %wait, and shown where the cell was
-            pending.error = error
-            render = getattr(error, "_render_traceback_", None)
-            text = "\n".join(render()) if render else f"{type(error).__name__}: {error}"
-            output.stream("stderr", text + "\n")
-        finally:
-            pending.done.set()
+            return update
+
+        self.pending.start(pending, work, output)
 
     def wait(self, name: str | None) -> None:
         """Block until the ``--nowait`` cell ``name`` (or every one) has finished."""
-        if name is not None and name not in self.pending:
-            known = ", ".join(self.pending) or "none"
-            raise UsageError(f"no --nowait cell is named {name!r} (pending: {known}); name cells with --name")
-        chosen = [self.pending[name]] if name else list(self.pending.values())
-        for pending in chosen:
-            pending.done.wait()
-        for pending in chosen:
-            self.pending.pop(pending.name, None)
-        errors = [p.error for p in chosen if p.error is not None]
-        if errors:
-            raise errors[0]
+        self.pending.wait(name)
 
     def pull(self, names: list[str]) -> None:
         """Replace remote handles by host copies of their values."""

@@ -4,11 +4,11 @@ worker, stop on interrupt or timeout, and turn the outcome into namespace update
 from __future__ import annotations
 
 import queue
-import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 import cloudpickle
 from distributed.scheduler import KilledWorker
@@ -24,23 +24,33 @@ from cellfleet.errors import (
 )
 from cellfleet.kernel.handles import RemoteHandle
 from cellfleet.kernel.inputs import Inputs
+from cellfleet.kernel.job import Output, Status, load_values
 from cellfleet.kernel.session import Session
-from cellfleet.kernel.status import StatusView
+from cellfleet.kernel.stop import stop_cell
+from cellfleet.protocol import (
+    CellOutcome,
+    CellSpec,
+    DisplayItem,
+    Event,
+    MetricItem,
+    OutcomeReady,
+    OutputBatch,
+    OutputItem,
+    RunStatus,
+    Started,
+    StreamItem,
+)
 from cellfleet.store.recorder import RunRecorder
-from cellfleet.worker.task import CellOutcome, CellSpec, interrupt, run_cell, running_cells, take
+from cellfleet.worker.task import run_cell, take
 
-__all__ = ["Launch", "Output", "RemoteCell", "load_values", "rebuild_exception"]
+__all__ = ["Launch", "OnSuccess", "RemoteCell", "rebuild_exception"]
 
 _TAIL_WAIT = 2.0
 """Seconds to wait for output events still in flight when the cell's result arrives."""
 
-
-class Output(Protocol):
-    """Where a remote cell's output goes."""
-
-    def stream(self, name: str, text: str) -> None: ...
-
-    def display(self, data: dict[str, Any], metadata: dict[str, Any]) -> None: ...
+OnSuccess = Callable[[CellOutcome, Sequence[OutputItem]], object]
+"""Called with a succeeded outcome and the output shown (metrics left out), before the run
+is recorded as succeeded: how ``--cache`` stores results without this module knowing."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,10 @@ class Launch:
     retries: int = 1
     timeout: float | None = None
     kill_grace: float = 3.0
-    cache: bool = False
 
 
 class RemoteCell:
-    """One remote cell, from submission to its outcome."""
+    """One remote cell, from submission to its outcome (a :class:`~cellfleet.kernel.job.CellJob`)."""
 
     def __init__(
         self,
@@ -64,60 +73,66 @@ class RemoteCell:
         spec: CellSpec,
         inputs: Inputs,
         launch: Launch,
-        status: StatusView,
+        status: Status,
         output: Output,
         recorder: RunRecorder | None = None,
+        on_success: OnSuccess | None = None,
     ) -> None:
         self.session = session
-        self.recorder = recorder
-        self._cancelled = False
-        self.rendered: list[dict[str, Any]] = []
         self.spec = spec
         self.inputs = inputs
         self.launch = launch
         self.status = status
         self.output = output
+        self.recorder = recorder
+        self._on_success = on_success
+        self._rendered: list[OutputItem] | None = [] if on_success is not None else None
+        self._cancelled = False
         self._submitted = 0.0
         self._future: Any = None
         self._cell_id = ""
         self._worker: str | None = None
         self._checked = 0.0
+        self._shown = 0
+        self._early: dict[int, tuple[OutputItem, ...]] = {}
 
     def run(self) -> CellOutcome:
         """Run to completion; raises a :class:`CellError` (or subclass) when it cannot."""
         try:
             outcome = self._run()
         except BaseException as error:
-            self._record_end(None, error)
+            self._record_failure(error)
             raise
-        self._record_end(outcome, None)
+        self._record_end(outcome)
         return outcome
 
     def cancel(self) -> None:
         """Ask a cell followed by another thread to stop (as the stop button does)."""
         self._cancelled = True
 
-    def _record_end(self, outcome: CellOutcome | None, error: BaseException | None) -> None:
+    def _record_end(self, outcome: CellOutcome) -> None:
         if self.recorder is None:
             return
-        if outcome is not None:
-            for artifact in outcome.artifacts:
-                self.recorder.artifact(artifact["name"], artifact["data"], artifact["media_type"])
-            failure = outcome.error
-            facts = {"worker": outcome.worker, "gpu": outcome.gpu, "host": outcome.host}
-            facts["environment"] = outcome.environment
-            if self.recorder.started is None:  # ended before its start was announced
-                facts["started"] = time.time() - outcome.seconds
-            if failure is None:
-                if self.launch.cache:
-                    from cellfleet.kernel.cache import save
-
-                    save(self.recorder, outcome, self.rendered)
-                self.recorder.finish("succeeded", **facts)
-            else:
-                self.recorder.finish("failed", error="\n".join(failure.traceback), **facts)
+        for artifact in outcome.artifacts:
+            self.recorder.artifact(artifact.name, artifact.data, artifact.media_type)
+        facts: dict[str, Any] = {"worker": outcome.worker, "gpu": outcome.gpu, "host": outcome.host}
+        facts["environment"] = outcome.environment
+        if self.recorder.started is None:  # ended before its start was announced
+            facts["started"] = time.time() - outcome.seconds
+        failure = outcome.error
+        if failure is not None:
+            self.recorder.finish(RunStatus.FAILED, error="\n".join(failure.traceback), **facts)
             return
-        status = {CellCancelled: "cancelled", CellTimeout: "timed_out"}.get(type(error), "failed")
+        if self._on_success is not None:
+            self._on_success(outcome, tuple(self._rendered or ()))
+        self.recorder.finish(RunStatus.SUCCEEDED, **facts)
+
+    def _record_failure(self, error: BaseException) -> None:
+        if self.recorder is None:
+            return
+        status = RunStatus.FAILED
+        if isinstance(error, (CellCancelled, CellTimeout)):
+            status = RunStatus.CANCELLED if isinstance(error, CellCancelled) else RunStatus.TIMED_OUT
         self.recorder.finish(status, error=f"{type(error).__name__}: {error}")
 
     def _run(self) -> CellOutcome:
@@ -126,9 +141,9 @@ class RemoteCell:
             try:
                 outcome = self._attempt(attempt)
             except KeyboardInterrupt:
-                self._stop()
+                stopped = "stopped" if self._stop() else "may still run"
                 self.status.finished("cancelled")
-                raise CellCancelled(f"the cell was interrupted and stopped{self._where()}") from None
+                raise CellCancelled(f"the cell was interrupted and {stopped}{self._where()}") from None
             except CellTimeout:
                 self.status.finished("timed out")
                 raise
@@ -156,6 +171,7 @@ class RemoteCell:
     def _attempt(self, attempt: int) -> CellOutcome | None:
         self._cell_id = f"{self.spec.cell_id}-{attempt}"
         self._worker = None
+        self._shown, self._early = 0, {}
         spec = replace(self.spec, cell_id=self._cell_id, topic=self.session.topic)
         sink = self.session.listen(self._cell_id)
         try:
@@ -173,66 +189,70 @@ class RemoteCell:
         finally:
             self.session.forget(self._cell_id)
 
-    def _follow(self, sink: queue.Queue[Any]) -> CellOutcome | None:
-        outcome: CellOutcome | None = None
-        shown = 0
-        early: dict[int, list[dict[str, Any]]] = {}
-        while True:
-            try:
-                message = sink.get(timeout=self._poll_timeout())
-            except queue.Empty:
-                if self._future.done():  # it ended without its outcome event: failed, or a lost worker
-                    outcome = self._result()
-                    break
-                self._check_progress()
-                continue
-            if time.monotonic() - self._checked >= 0.25:  # a chatty cell never times out the queue
-                self._check_progress()
-            if message.get("kind") == "outcome":
-                outcome = cloudpickle.loads(message["blob"]) if message["blob"] is not None else self._result()
-                break
-            shown = self._on_message(message, shown, early)
+    def _follow(self, sink: queue.Queue[Event]) -> CellOutcome | None:
+        outcome = self._await_outcome(sink)
         if outcome is None:
             return None
         deadline = time.monotonic() + _TAIL_WAIT
-        while shown < outcome.events_sent and time.monotonic() < deadline:
+        while self._shown < outcome.events_sent and time.monotonic() < deadline:
             try:
-                shown = self._on_message(sink.get(timeout=max(0.0, deadline - time.monotonic())), shown, early)
+                self._on_event(sink.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
         self._render(outcome.outputs)
         return outcome
 
-    def _on_message(self, message: Any, shown: int, early: dict[int, list[dict[str, Any]]]) -> int:
-        if message.get("kind") == "outcome":
-            return shown
-        if message.get("kind") == "started":
-            self._worker = message.get("worker")
-            self.status.running(self._worker, message.get("gpu"))
-            if self.recorder is not None:
-                self.recorder.running(self._worker, message.get("gpu"))
-            return shown
-        early[message["seq"]] = message["items"]
-        while shown in early:
-            self._render(early.pop(shown))
-            shown += 1
-        return shown
+    def _await_outcome(self, sink: queue.Queue[Event]) -> CellOutcome | None:
+        """Show the cell's events until its outcome arrives (``None``: its worker was lost)."""
+        while True:
+            try:
+                event = sink.get(timeout=self._poll_timeout())
+            except queue.Empty:
+                if self._future.done():  # it ended without its outcome event: failed, or a lost worker
+                    return self._result()
+                self._check_progress()
+                continue
+            if time.monotonic() - self._checked >= 0.25:  # a chatty cell never times out the queue
+                self._check_progress()
+            if isinstance(event, OutcomeReady):
+                return self._unpack(event)
+            self._on_event(event)
 
-    def _render(self, items: list[dict[str, Any]]) -> None:
+    def _unpack(self, event: OutcomeReady) -> CellOutcome | None:
+        if event.blob is None:  # too large for an event: gather the task's result
+            return self._result()
+        return _as_outcome(cloudpickle.loads(event.blob))
+
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case Started(worker=worker, gpu=gpu):
+                self._worker = worker
+                self.status.running(worker, gpu)
+                if self.recorder is not None:
+                    self.recorder.running(worker, gpu)
+            case OutputBatch(seq=seq, items=items):
+                self._early[seq] = items
+                while self._shown in self._early:
+                    self._render(self._early.pop(self._shown))
+                    self._shown += 1
+            case OutcomeReady():
+                pass  # a late duplicate: the outcome is already in hand
+
+    def _render(self, items: Sequence[OutputItem]) -> None:
         recorder = self.recorder
-        if self.launch.cache:
-            self.rendered.extend(item for item in items if item["kind"] != "metric")
         for item in items:
-            kind = item["kind"]
-            if kind == "metric":
-                if recorder is not None:
-                    recorder.metric(item["values"], item["step"], item["logged"])
-            elif kind == "stream":
-                self.output.stream(item["name"], item["text"])
-                if recorder is not None:
-                    recorder.stream(item["text"])
-            else:
-                self.output.display(item["data"], item["metadata"])
+            if self._rendered is not None and not isinstance(item, MetricItem):
+                self._rendered.append(item)
+            match item:
+                case MetricItem(values=values, step=step, logged=logged):
+                    if recorder is not None:
+                        recorder.metric(values, step, logged)
+                case StreamItem(name=name, text=text):
+                    self.output.stream(name, text)
+                    if recorder is not None:
+                        recorder.stream(text)
+                case DisplayItem(data=data, metadata=metadata):
+                    self.output.display(data, metadata)
 
     def _poll_timeout(self) -> float:
         wait = 0.25
@@ -246,9 +266,9 @@ class RemoteCell:
         if self._cancelled:
             raise KeyboardInterrupt
         if self.launch.timeout is not None and time.monotonic() - self._submitted >= self.launch.timeout:
-            self._stop()
+            stopped = "was stopped" if self._stop() else "may still run"
             raise CellTimeout(
-                f"the cell ran past its {self.launch.timeout:g} s timeout and was stopped{self._where()}: "
+                f"the cell ran past its {self.launch.timeout:g} s timeout and {stopped}{self._where()}: "
                 "raise --timeout, or make the cell faster"
             )
         if not self.session.alive:
@@ -267,7 +287,7 @@ class RemoteCell:
 
     def _result(self) -> CellOutcome | None:
         try:
-            return self._future.result()
+            outcome = self._future.result()
         except KilledWorker:
             return None
         except CancelledError:
@@ -281,18 +301,23 @@ class RemoteCell:
             raise CellError(f"the worker could not run the cell: {type(error).__name__}: {error}") from None
         except Exception as error:
             raise CellError(f"the worker could not run the cell: {type(error).__name__}: {error}") from None
+        return _as_outcome(outcome)
 
-    def _stop(self) -> None:
-        """Cancel the task; stop its thread on the worker, restarting the worker if it will not stop."""
-        future, cell_id, client = self._future, self._cell_id, self.session.client
-        if future is None:
-            return
-        try:
-            future.cancel(force=True)
-        except Exception:
-            return  # the cluster is gone: nothing runs there any more
-        grace = self.launch.kill_grace
-        threading.Thread(target=_stop_on_workers, args=(client, cell_id, grace), daemon=True).start()
+    def _stop(self) -> bool:
+        """Stop the cell on its worker (bounded); False, after telling the user in one line
+        where it may still run, when that failed."""
+        if self._future is None:
+            return True
+        problem = stop_cell(self.session.client, self._future, self._cell_id, self.launch.kill_grace)
+        if problem is None:
+            return True
+        where, cluster = self._worker or "its worker", self.session.address
+        self.output.stream(
+            "stderr",
+            f"cellfleet: the cell may still run on worker {where}: stopping it failed ({problem}); "
+            f"restart that worker (cellfleet.client({cluster!r}).restart_workers([{where!r}])) or the cluster\n",
+        )
+        return False
 
     def collect(self, outcome: CellOutcome) -> dict[str, Any]:
         """The values to assign in the notebook: small ones by value, kept ones as handles."""
@@ -316,29 +341,13 @@ class RemoteCell:
         return values
 
 
-def load_values(outcome: CellOutcome, output: Output) -> dict[str, Any]:
-    """Unpickle the results that came back; one that cannot load here is reported and skipped."""
-    values: dict[str, Any] = {}
-    for name, blob in outcome.values.items():
-        try:
-            values[name] = cloudpickle.loads(blob)
-        except Exception as error:
-            problem = f"{type(error).__name__}: {error}"
-            output.stream("stderr", f"cellfleet: {name!r} could not be loaded here ({problem}); it was not assigned\n")
-    return values
-
-
-def _stop_on_workers(client: Any, cell_id: str, grace: float) -> None:
-    try:
-        hit = [address for address, found in client.run(interrupt, cell_id).items() if found]
-        if not hit:
-            return
-        time.sleep(grace)
-        stuck = [address for address, ids in client.run(running_cells, workers=hit).items() if cell_id in ids]
-        if stuck:
-            client.restart_workers(stuck)
-    except Exception:
-        pass  # the cluster went away: nothing left to stop
+def _as_outcome(value: object) -> CellOutcome:
+    if not isinstance(value, CellOutcome):
+        raise CellError(
+            f"the worker sent a {type(value).__name__} as the cell's outcome: install the notebook's "
+            "version of cellfleet on the workers"
+        )
+    return value
 
 
 def rebuild_exception(outcome: CellOutcome) -> BaseException:
@@ -349,7 +358,7 @@ def rebuild_exception(outcome: CellOutcome) -> BaseException:
     if failure.exception is not None:
         try:
             error = cloudpickle.loads(failure.exception)
-        except Exception:
+        except Exception:  # its type does not load here: shown as RemoteCellError, same traceback
             error = None
     if error is None:
         error = RemoteCellError(f"{failure.type_name}: {failure.message}")

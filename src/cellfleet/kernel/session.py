@@ -20,23 +20,23 @@ import dask.config
 from distributed import Client
 
 from cellfleet.errors import ClusterUnavailable
+from cellfleet.gpus import gpu_count
+from cellfleet.protocol import Event, decode_event
 
-__all__ = ["Session", "close_all", "connect", "describe_session", "gpu_count", "shutdown_embedded", "worker_offers"]
+__all__ = [
+    "Session",
+    "Sessions",
+    "close_all",
+    "connect",
+    "describe_session",
+    "gpu_count",
+    "sessions",
+    "shutdown_embedded",
+    "worker_offers",
+]
 
 _CONNECT_TIMEOUT = "5s"
-_lock = threading.RLock()
-_sessions: dict[str | None, Session] = {}
-
-
-def gpu_count() -> int:
-    """How many NVIDIA GPUs NVML sees on this machine (0 without a driver)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        return int(pynvml.nvmlDeviceGetCount())
-    except Exception:
-        return 0
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Session:
     cluster: Any = None
     """The embedded cluster object, or ``None`` for a cluster someone else runs."""
     topic: str = field(default_factory=lambda: f"cellfleet-{uuid.uuid4().hex[:12]}")
-    sinks: dict[str, queue.Queue[Any]] = field(default_factory=dict)
+    sinks: dict[str, queue.Queue[Event]] = field(default_factory=dict)
     warned_no_gpu: bool = False
 
     @property
@@ -59,9 +59,9 @@ class Session:
     def alive(self) -> bool:
         return self.client.status == "running"
 
-    def listen(self, cell_id: str) -> queue.Queue[Any]:
-        """A queue that receives this cell's events (output, start) from the workers."""
-        sink: queue.Queue[Any] = queue.Queue()
+    def listen(self, cell_id: str) -> queue.Queue[Event]:
+        """A queue that receives this cell's events (start, output, outcome) from the workers."""
+        sink: queue.Queue[Event] = queue.Queue()
         self.sinks[cell_id] = sink
         return sink
 
@@ -69,8 +69,15 @@ class Session:
         self.sinks.pop(cell_id, None)
 
     def _route(self, event: tuple[float, dict[str, Any]]) -> None:
-        message = event[1]
-        sink = self.sinks.get(message.get("cell", ""))
+        """Hand a worker's event, decoded, to the cell it belongs to (called on the client's loop)."""
+        try:
+            message = decode_event(event[1])
+        except (ValueError, KeyError, TypeError) as error:  # logged: the cell then waits for its result
+            _log.warning(
+                "cellfleet: ignored a malformed cell event on %s: %s: %s", self.topic, type(error).__name__, error
+            )
+            return
+        sink = self.sinks.get(message.cell)
         if sink is not None:
             sink.put(message)
 
@@ -100,19 +107,60 @@ def _human(kind: str, value: float) -> str:
     return f"{value:g}"
 
 
+class Sessions:
+    """The cluster sessions of this kernel, one per address (``None``: the embedded cluster)."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str | None, Session] = {}
+        self._lock = threading.RLock()
+
+    def connect(self, address: str | None, workers: int | None = None) -> Session:
+        """The live session for ``address``, connecting (or starting the embedded cluster) if needed."""
+        with self._lock:
+            session = self._sessions.get(address)
+            if session is not None and session.alive:
+                return session
+            if session is not None:
+                self._sessions.pop(address, None)
+                session.close()
+            session = _start_embedded(workers) if address is None else _connect_to(address)
+            session.client.subscribe_topic(session.topic, session._route)
+            self._sessions[address] = session
+            return session
+
+    def current(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def shutdown_embedded(self) -> bool:
+        """Close the embedded cluster, if one runs; returns whether one did."""
+        with self._lock:
+            session = self._sessions.pop(None, None)
+        if session is None:
+            return False
+        session.close()
+        return True
+
+    def close(self) -> list[str]:
+        """Close every session (and the embedded cluster); returns the problems met, one line each."""
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        problems = []
+        for session in sessions:
+            try:
+                session.close()
+            except Exception as error:  # reported to the caller, who decides how loudly
+                problems.append(f"closing the session to {session.address}: {type(error).__name__}: {error}")
+        return problems
+
+
+sessions = Sessions()
+"""This kernel's cluster sessions."""
+
+
 def connect(address: str | None, workers: int | None = None) -> Session:
     """The session for ``address``, or for the embedded cluster when it is ``None``."""
-    with _lock:
-        session = _sessions.get(address)
-        if session is not None and session.alive:
-            return session
-        if session is not None:
-            _sessions.pop(address, None)
-            session.close()
-        session = _start_embedded(workers) if address is None else _connect_to(address)
-        session.client.subscribe_topic(session.topic, session._route)
-        _sessions[address] = session
-        return session
+    return sessions.connect(address, workers)
 
 
 def _connect_to(address: str) -> Session:
@@ -179,25 +227,13 @@ def _shorten_worker_batching(dask_worker: Any) -> None:
 
 
 def close_all() -> None:
-    """Close every session (and the embedded cluster): for a clean interpreter exit."""
-    with _lock:
-        sessions = list(_sessions.values())
-        _sessions.clear()
-    for session in sessions:
-        try:
-            session.close()
-        except Exception:
-            pass  # already gone
+    """Close every session (and the embedded cluster)."""
+    sessions.close()
 
 
 def shutdown_embedded() -> bool:
     """Close the embedded cluster, if one runs; returns whether one did."""
-    with _lock:
-        session = _sessions.pop(None, None)
-    if session is None:
-        return False
-    session.close()
-    return True
+    return sessions.shutdown_embedded()
 
 
 def describe_session(session: Session) -> str:

@@ -1,9 +1,10 @@
 """Running every variant of a cell at once, with a live side-by-side table.
 
-Each variant is a :class:`~cellfleet.execution.RemoteCell` of its own (its own run, its
-own resources: one GPU each with ``gpu``), followed in its own thread; Dask queues what
-the cluster cannot run yet, and ``--max-parallel`` caps how many are submitted at once.
-The notebook's main thread only draws the table and waits, so the stop button stops all.
+Each variant is a :class:`~cellfleet.kernel.job.CellJob` of its own (its own run, its own
+resources: one GPU each with ``gpu``), made by the runner (which decides on ``--cache``)
+and followed in its own thread; Dask queues what the cluster cannot run yet, and
+``--max-parallel`` caps how many are submitted at once. The notebook's main thread only
+draws the table and waits (joining every thread), so the stop button stops all.
 """
 
 from __future__ import annotations
@@ -13,19 +14,36 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from cellfleet.compare import Row, best_index, direction_of, render_html, render_text
 from cellfleet.errors import CellCancelled
-from cellfleet.kernel.comparison import Row, best_index, direction_of, render_html, render_text
 from cellfleet.kernel.grid import expand_grid, parse_variants
 from cellfleet.kernel.inputs import Inputs, pack
+from cellfleet.kernel.job import CellJob, Output, Status
 from cellfleet.kernel.prepared import Prepared
-from cellfleet.worker.task import CellOutcome
+from cellfleet.protocol import CellOutcome, RunKind
+from cellfleet.store.recorder import RunRecorder
 
-__all__ = ["VariantGroup", "VariantJob", "VariantResult", "VariantState", "Variants", "run_group"]
+__all__ = ["MakeJob", "VariantGroup", "VariantJob", "VariantResult", "VariantState", "Variants", "run_group"]
+
+
+class MakeJob(Protocol):
+    """How the runner turns a prepared cell into a job (a remote cell, or a cache hit)."""
+
+    def __call__(
+        self,
+        prepared: Prepared,
+        inputs: Inputs,
+        status: Status,
+        output: Output,
+        recorder: RunRecorder,
+        params: dict[str, Any] | None = None,
+    ) -> CellJob: ...
+
 
 _REDRAW = 0.5
 
@@ -95,7 +113,7 @@ class VariantGroup:
 class VariantJob:
     """A variant's cell, with what the table and ``%adopt`` need from it."""
 
-    cell: Any
+    cell: CellJob
     """A RemoteCell, or a CachedCell on a cache hit."""
     state: VariantState
     result: VariantResult
@@ -176,8 +194,9 @@ def _refresh(group: VariantGroup, jobs: Sequence[VariantJob]) -> None:
 class Variants:
     """The variant groups run in one kernel, and ``%adopt``."""
 
-    def __init__(self, shell: Any) -> None:
+    def __init__(self, shell: Any, make_job: MakeJob) -> None:
         self.shell = shell
+        self._make_job = make_job
         self.groups: list[VariantGroup] = []
         self.results: dict[str, VariantResult] = {}
 
@@ -200,12 +219,14 @@ class Variants:
         self, prepared: Prepared, group: VariantGroup, index: int, params: dict[str, Any], common: Inputs
     ) -> VariantJob:
         inputs = common.with_params(params)
-        fields = {"kind": "variant", "params": params, "group_id": group.group_id, "variant": index}
+        fields = {"kind": RunKind.VARIANT, "params": params, "group_id": group.group_id, "variant": index}
+        if group.directions:  # the panel's compare view marks the best run by them too
+            fields["directions"] = group.directions
         recorder = prepared.recorder(self.shell, inputs, **fields)
         row = Row(index, recorder.run_id, params)
         state = VariantState(row)
         launch = replace(prepared.launch, label=f"{prepared.launch.label}-v{index}")
-        cell = replace(prepared, launch=launch).make_cell(inputs, state, state, recorder, params)
+        cell = self._make_job(replace(prepared, launch=launch), inputs, state, state, recorder, params)
         result = VariantResult(row)
         group.results.append(result)
         return VariantJob(cell, state, result, lambda: recorder.latest, cell.collect)

@@ -1,6 +1,6 @@
 """One production run: papermill executes a notebook snapshot in its own kernel.
 
-Run as ``python -m cellfleet.production RUN_ID`` by the scheduler (so a timeout or a crash
+Run as ``python -m cellfleet.production.execute RUN_ID`` by the scheduler (so a timeout or a crash
 takes down the run and its kernel, never the scheduler), or in process by
 ``cellfleet run``. The outcome lands in the store: the status, the failing cell and its
 exception, the output notebook, and a log of the run's progress cell by cell.
@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cellfleet.config import default_url, project_root, run_environment, store_url_from_environment
 from cellfleet.ids import new_id
-from cellfleet.paths import project_root
 from cellfleet.production.promote import materialize
+from cellfleet.protocol import RunKind, RunStatus
 
 if TYPE_CHECKING:
     from cellfleet.store.database import Store
@@ -37,12 +38,9 @@ def run_paths(run_id: str) -> tuple[Path, Path]:
 
 def _environment(run_id: str, notebook: str, url: str, job: dict[str, Any] | None) -> dict[str, str]:
     """What the run's kernel inherits: its run (for cellfleet.log), job, store and cluster."""
-    variables = {"CELLFLEET_RUN_ID": run_id, "CELLFLEET_NOTEBOOK": notebook, "CELLFLEET_DB": url}
-    if job is not None:
-        variables["CELLFLEET_JOB_ID"] = job["id"]
-        if job.get("cluster"):
-            variables["CELLFLEET_SCHEDULER"] = job["cluster"]
-    return variables
+    if job is None:
+        return run_environment(run_id, notebook, url)
+    return run_environment(run_id, notebook, url, job_id=job["id"], scheduler=job.get("cluster"))
 
 
 def _logger(path: Path) -> logging.Handler:
@@ -68,7 +66,7 @@ def _describe_failure(error: BaseException) -> str:
 
 def _papermill(
     source: Path, run_id: str, notebook: str, params: dict[str, Any], kernel: str | None
-) -> tuple[str, str | None]:
+) -> tuple[RunStatus, str | None]:
     """Execute with papermill, logging progress cell by cell; returns (status, error)."""
     import papermill
 
@@ -85,14 +83,15 @@ def _papermill(
             cwd=str(Path(notebook).parent) if notebook else None,
         )
     except BaseException as failure:  # every ending is recorded, then the process ends
-        return ("interrupted" if isinstance(failure, SystemExit) else "failed"), _describe_failure(failure)
+        stopped = isinstance(failure, SystemExit)
+        return (RunStatus.INTERRUPTED if stopped else RunStatus.FAILED), _describe_failure(failure)
     finally:
         logging.getLogger("papermill").removeHandler(handler)
         handler.close()
-    return "succeeded", None
+    return RunStatus.SUCCEEDED, None
 
 
-def execute_run(store: Store, run_id: str, owner: str | None = None) -> str:
+def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatus:
     """Execute a run the scheduler recorded; returns the final status."""
     from cellfleet.store.jobs import JobStore
 
@@ -111,13 +110,14 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> str:
     return status
 
 
-def run_now(notebook: str, params: dict[str, Any], kernel: str | None, url: str | None) -> tuple[str, str, str | None]:
+def run_now(
+    notebook: str, params: dict[str, Any], kernel: str | None, url: str | None
+) -> tuple[str, RunStatus, str | None]:
     """A one-off production run (``cellfleet run``): returns (run id, status, error).
 
     The store's bookkeeping (SQLAlchemy's import included) happens in a thread while
     papermill starts the kernel, so recording the run adds little to its wall time.
     """
-    from cellfleet.paths import default_url
     from cellfleet.production.promote import check_params, read_snapshot
 
     snap, text = read_snapshot(notebook)
@@ -159,8 +159,9 @@ def _record(url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any])
     JobStore(store).save_version(snap.digest, str(snap.source), text)
     output, _ = run_paths(run_id)
     store.create_run(
-        id=run_id, kind="production", notebook=str(snap.source), cell_name=snap.source.stem, code_hash=snap.digest,
-        status="running", attempt=0, output_path=str(output), host=platform.node(), **fields,
+        id=run_id, kind=RunKind.PRODUCTION, notebook=str(snap.source), cell_name=snap.source.stem,
+        code_hash=snap.digest, status=RunStatus.RUNNING, attempt=0, output_path=str(output), host=platform.node(),
+        **fields,
     )  # fmt: skip
 
 
@@ -178,15 +179,15 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cellfleet.production RUN_ID [OWNER]``: the scheduler's child process."""
+    """``python -m cellfleet.production.execute RUN_ID [OWNER]``: the scheduler's child process."""
     args = list(sys.argv[1:] if argv is None else argv)
     run_id, owner = args[0], (args[1] if len(args) > 1 else None)
     signal.signal(signal.SIGTERM, _on_sigterm)
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     from cellfleet.store.database import open_store
 
-    status = execute_run(open_store(os.environ.get("CELLFLEET_DB")), run_id, owner)
-    return 0 if status == "succeeded" else 1
+    status = execute_run(open_store(store_url_from_environment()), run_id, owner)
+    return 0 if status == RunStatus.SUCCEEDED else 1
 
 
 if __name__ == "__main__":

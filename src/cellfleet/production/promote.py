@@ -7,38 +7,24 @@ cell and injected by papermill itself, never pasted into code.
 
 from __future__ import annotations
 
-import argparse
-import ast
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nbformat
 
+from cellfleet.config import project_root
 from cellfleet.errors import PromotionError
-from cellfleet.paths import project_root
-from cellfleet.production.schedules import parse_duration, parse_schedule
+from cellfleet.production.schedules import describe_schedule, next_run_text
 
 if TYPE_CHECKING:
+    from cellfleet.production.spec import JobSpec
     from cellfleet.store.database import Store
 
-__all__ = [
-    "CATCHUP",
-    "OVERLAP",
-    "Snapshot",
-    "add_job_arguments",
-    "check_params",
-    "materialize",
-    "parse_params",
-    "promote",
-    "read_snapshot",
-    "snapshot",
-]
-
-OVERLAP = ("skip", "queue", "allow")
-CATCHUP = ("none", "latest", "all")
+__all__ = ["Snapshot", "check_params", "materialize", "promote", "promotion_summary", "read_snapshot", "snapshot"]
 
 
 @dataclass(frozen=True)
@@ -107,19 +93,6 @@ def _parameters(path: Path) -> dict[str, Any] | None:
     return dict(inspect_notebook(str(path))) if tagged else None
 
 
-def parse_params(pairs: list[list[str]] | None) -> dict[str, Any]:
-    """``-p KEY VALUE`` pairs; values are Python literals, or strings when they are not."""
-    params: dict[str, Any] = {}
-    for key, value in pairs or []:
-        if not key.isidentifier():
-            raise PromotionError(f"-p {key}: parameter names are variable names")
-        try:
-            params[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            params[key] = value
-    return params
-
-
 def check_params(snap: Snapshot, params: dict[str, Any]) -> None:
     """Every parameter must exist in the notebook's parameters cell."""
     if not params:
@@ -135,65 +108,27 @@ def check_params(snap: Snapshot, params: dict[str, Any]) -> None:
         raise PromotionError(f"unknown parameter {unknown[0]!r}: the parameters cell defines {known}")
 
 
-def add_job_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options shared by ``cellfleet promote`` and ``%promote``."""
-    parser.add_argument("--cron", help='a cron schedule, like "0 2 * * *"')
-    parser.add_argument("--every", help="a fixed interval, like 30s, 5m or 1h")
-    parser.add_argument("--name", help="the job's name (default: the notebook's name)")
-    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="a parameter")
-    parser.add_argument("--from-run", help="take params from this run (explicit -p wins)")
-    parser.add_argument("--cluster", help="the Dask scheduler the job's %%remote cells use")
-    parser.add_argument("--retries", type=int, default=0, help="runs again after a failure (default 0)")
-    parser.add_argument("--timeout", help="stop a run after this long, like 30m")
-    parser.add_argument("--concurrency", type=int, default=1, help="runs of this job at once (default 1)")
-    parser.add_argument("--overlap", choices=OVERLAP, default="skip", help="when the previous run still goes")
-    parser.add_argument("--catchup", choices=CATCHUP, default="latest", help="occurrences missed while down")
-    parser.add_argument("--notify", metavar="URL", help="POST a JSON summary here")
-    parser.add_argument("--notify-on", choices=("failure", "all"), default="failure")
-    parser.add_argument("--kernel", help="the kernel to run with (default: the notebook's)")
+def promote(notebook: str | Path, spec: JobSpec, store: Store) -> dict[str, Any]:
+    """Snapshot ``notebook`` and record it as a job made as ``spec`` says; returns the job.
 
-
-def _job_fields(args: argparse.Namespace, snap: Snapshot, params: dict[str, Any]) -> dict[str, Any]:
-    schedule = parse_schedule(args.cron, args.every)
-    if args.retries < 0 or args.concurrency < 1:
-        raise PromotionError("--retries must be 0 or more and --concurrency 1 or more")
-    if args.notify and not args.notify.startswith(("http://", "https://")):
-        raise PromotionError(f"--notify {args.notify!r}: give an http:// or https:// URL")
-    return {
-        "name": args.name or snap.source.stem,
-        "notebook": str(snap.source),
-        "version": snap.digest,
-        "params": params,
-        "schedule": schedule.text if schedule else None,
-        "cluster": args.cluster,
-        "retries": args.retries,
-        "timeout": parse_duration(args.timeout, "--timeout") if args.timeout else None,
-        "concurrency": args.concurrency,
-        "overlap": args.overlap,
-        "catchup": args.catchup,
-        "notify_url": args.notify,
-        "notify_on": args.notify_on,
-        "kernel": args.kernel,
-        "from_run": args.from_run,
-    }
-
-
-def promote(
-    notebook: str | Path, args: argparse.Namespace, store: Store, params: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Snapshot ``notebook`` and record it as a job; returns the job.
-
-    Params come from ``--from-run``, then ``-p`` pairs, then ``params`` (already typed).
+    The job's params are those of ``spec.from_run``, updated by ``spec.params``.
     """
-    merged = _params_from_run(store, args.from_run)
-    merged.update(parse_params(args.param))
-    merged.update(params or {})
-    params = merged
-    snap = snapshot(notebook, store)
-    check_params(snap, params)
     from cellfleet.store.jobs import JobStore
 
-    return JobStore(store).create_job(**_job_fields(args, snap, params))
+    params = {**_params_from_run(store, spec.from_run), **spec.params}
+    snap = snapshot(notebook, store)
+    check_params(snap, params)
+    fields = {"name": spec.name or snap.source.stem, "notebook": str(snap.source), "version": snap.digest}
+    return JobStore(store).create_job(**fields, params=params, **spec.job_fields())
+
+
+def promotion_summary(notebook: str | Path, job: Mapping[str, Any]) -> str:
+    """The line ``cellfleet promote`` and ``%promote`` print for a new job."""
+    when = next_run_text(job) or "when asked (cellfleet jobs run-now)"
+    return (
+        f"promoted {notebook} as job {job['name']} ({job['id']}), version {job['version'][:12]}, "
+        f"{describe_schedule(job['schedule'])}; next run {when}"
+    )
 
 
 def _params_from_run(store: Store, run: str | None) -> dict[str, Any]:

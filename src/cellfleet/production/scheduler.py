@@ -27,9 +27,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from cellfleet.config import with_store
 from cellfleet.production.execute import run_paths
-from cellfleet.production.notify import notify, wait_for_notifications
+from cellfleet.production.notify import Notifier
 from cellfleet.production.schedules import Schedule
+from cellfleet.protocol import Catchup, OccurrenceState, Overlap, RunKind, RunStatus
 from cellfleet.store.database import Store
 from cellfleet.store.jobs import JobStore
 
@@ -69,6 +71,7 @@ class Scheduler:
         self.stale_after = stale_after
         self.id = f"{platform.node()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.children: dict[str, Child] = {}
+        self.notifier = Notifier()
         self._stopping = False
         self._last_recovery = 0.0
 
@@ -136,7 +139,7 @@ class Scheduler:
         grace = max(2.0, 4 * self.poll)
         missed = [t for t in times if t < now - grace]
         fresh = [t for t in times if t >= now - grace]
-        if job["catchup"] == "all":
+        if job["catchup"] == Catchup.ALL:
             return times
         if job["catchup"] == "latest":
             return missed[-1:] + fresh
@@ -151,7 +154,7 @@ class Scheduler:
             job = jobs.get(occurrence["job_id"])
             if job is None or job["paused"]:
                 if self.jobs.claim(occurrence, self.id):
-                    self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "cancelled")
+                    self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.CANCELLED)
                 continue
             running = self.jobs.running_runs(job["id"])
             if running and not self._may_overlap(job, occurrence, running):
@@ -160,24 +163,24 @@ class Scheduler:
                 self._start(job, occurrence, now)
 
     def _may_overlap(self, job: dict[str, Any], occurrence: dict[str, Any], running: list[Any]) -> bool:
-        if job["overlap"] == "allow":
-            return len(running) < job["concurrency"]
-        if job["overlap"] == "skip" and self.jobs.claim(occurrence, self.id):
-            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "skipped")
+        if job["overlap"] == Overlap.ALLOW:
+            return len(running) < int(job["concurrency"])
+        if job["overlap"] == Overlap.SKIP and self.jobs.claim(occurrence, self.id):
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.SKIPPED)
             self._record_skip(job, occurrence)
         return False
 
     def _record_skip(self, job: dict[str, Any], occurrence: dict[str, Any]) -> None:
         self.store.create_run(
-            kind="production", job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
-            code_hash=job["version"], params=job["params"], status="skipped", occurrence_id=occurrence["id"],
+            kind=RunKind.PRODUCTION, job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
+            code_hash=job["version"], params=job["params"], status=RunStatus.SKIPPED, occurrence_id=occurrence["id"],
             error="the previous run was still running (--overlap skip)", ended=time.time(),
         )  # fmt: skip
 
     def _start(self, job: dict[str, Any], occurrence: dict[str, Any], now: float) -> None:
         run_id = self.store.create_run(
-            kind="production", job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
-            code_hash=job["version"], params=job["params"], status="running", started=now,
+            kind=RunKind.PRODUCTION, job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
+            code_hash=job["version"], params=job["params"], status=RunStatus.RUNNING, started=now,
             attempt=occurrence["attempt"], owner=self.id, occurrence_id=occurrence["id"],
             environment={"kernel": job["kernel"], "due": occurrence["due"], "launched": now},
         )  # fmt: skip
@@ -186,7 +189,9 @@ class Scheduler:
             process = self._spawn(run_id)
         except OSError as error:
             child = Child(run_id, job, occurrence, None, now)  # type: ignore[arg-type]
-            self.jobs.finish_run(run_id, self.id, status="failed", error=f"could not start the run: {error}", ended=now)
+            self.jobs.finish_run(
+                run_id, self.id, status=RunStatus.FAILED, error=f"could not start the run: {error}", ended=now
+            )
             self._settle(child, now)
             return
         self.jobs.set_occurrence(occurrence["id"], runner_pid=process.pid)
@@ -199,7 +204,7 @@ class Scheduler:
         with open(log_path, "ab") as output:
             return subprocess.Popen(
                 [sys.executable, "-m", "cellfleet.production.execute", run_id, self.id],
-                env={**os.environ, "CELLFLEET_DB": self.store.url},
+                env=with_store(self.store.url),
                 stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True,
             )  # fmt: skip
 
@@ -215,12 +220,12 @@ class Scheduler:
                 continue
             del self.children[run_id]
             error = f"the run's process exited with status {code} before recording an ending"
-            self.jobs.finish_run(run_id, self.id, status="failed", error=error, ended=now)
+            self.jobs.finish_run(run_id, self.id, status=RunStatus.FAILED, error=error, ended=now)
             self._settle(child, now)
 
     def _stop_for_timeout(self, child: Child, now: float) -> None:
         error = f"stopped after its {child.job['timeout']:g} s timeout (--timeout)"
-        self.jobs.finish_run(child.run_id, self.id, status="timed_out", error=error, ended=now)
+        self.jobs.finish_run(child.run_id, self.id, status=RunStatus.TIMED_OUT, error=error, ended=now)
         _stop_tree(child.process.pid)
         child.process.wait()
         del self.children[child.run_id]
@@ -229,16 +234,16 @@ class Scheduler:
     def _settle(self, child: Child, now: float) -> None:
         run = self.store.get_run(child.run_id) or {}
         occurrence, job = child.occurrence, child.job
-        status = run.get("status", "failed")
-        if status == "succeeded":
-            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "done")
+        status = RunStatus(run.get("status", RunStatus.FAILED))
+        if status == RunStatus.SUCCEEDED:
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.DONE)
         elif occurrence["attempt"] < job["retries"]:
             delay = backoff(occurrence["attempt"])
             self.jobs.requeue(occurrence["id"], occurrence["attempt"], now + delay)
             log.info("run %s %s; retrying in %g s", child.run_id, status, delay)
         else:
-            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "failed")
-        notify(self.store, job, run)
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.FAILED)
+        self.notifier.notify(self.store, job, run)
 
     # recovery ---------------------------------------------------------------------
 
@@ -251,7 +256,7 @@ class Scheduler:
                 continue
             if occurrence["run_id"]:
                 reason = "the scheduler running it stopped (crashed or was killed)"
-                self.jobs.finish_run(occurrence["run_id"], owner, status="interrupted", error=reason, ended=now)
+                self.jobs.finish_run(occurrence["run_id"], owner, status=RunStatus.INTERRUPTED, error=reason, ended=now)
                 if occurrence["runner_pid"]:
                     _stop_tree(occurrence["runner_pid"], expect=occurrence["run_id"])
             self._retry_or_close(occurrence, now)
@@ -259,7 +264,7 @@ class Scheduler:
             owner = run.get("owner")
             if owner and owner != self.id and self._is_gone(live.get(owner), now):
                 reason = "the scheduler running it stopped before the run was tracked"
-                self.jobs.finish_run(run["id"], owner, status="interrupted", error=reason, ended=now)
+                self.jobs.finish_run(run["id"], owner, status=RunStatus.INTERRUPTED, error=reason, ended=now)
         for scheduler_id, row in live.items():
             if scheduler_id != self.id and self._is_gone(row, now):
                 self.jobs.forget_scheduler(scheduler_id)
@@ -275,28 +280,28 @@ class Scheduler:
             if self.jobs.requeue(occurrence["id"], occurrence["attempt"], now):
                 log.info("occurrence %s was interrupted; retrying", occurrence["id"])
         else:
-            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], "failed")
+            self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.FAILED)
 
     def _shutdown(self) -> None:
         """Stop the runs this scheduler started; they are retried per policy by whoever runs next."""
         now = time.time()
         for child in list(self.children.values()):
             self.jobs.finish_run(
-                child.run_id, self.id, status="interrupted", error="the scheduler was stopped", ended=now
+                child.run_id, self.id, status=RunStatus.INTERRUPTED, error="the scheduler was stopped", ended=now
             )
             _stop_tree(child.process.pid)
             with contextlib.suppress(Exception):
                 child.process.wait(STOP_GRACE)
             self._settle(child, now)
         self.children.clear()
-        wait_for_notifications()
+        self.notifier.close()
         self.jobs.forget_scheduler(self.id)
 
 
 def _alive(pid: int) -> bool:
     import psutil
 
-    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    return bool(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
 
 
 def _stop_tree(pid: int, expect: str | None = None) -> None:

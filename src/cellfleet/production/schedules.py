@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cellfleet.errors import ScheduleError
 
-__all__ = ["Schedule", "parse_duration", "parse_schedule"]
+__all__ = ["Schedule", "describe_schedule", "local_time", "next_run_text", "parse_duration", "parse_schedule"]
 
 _UNITS = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
@@ -87,3 +90,23 @@ def parse_schedule(cron: str | None, every: str | None) -> Schedule | None:
             )
         return Schedule(f"cron:{cron}")
     return None
+
+
+def describe_schedule(stored: str | None) -> str:
+    """A stored schedule for people: ``every 3600s``, ``cron 0 2 * * *`` or ``on demand``."""
+    if not stored:
+        return "on demand"
+    kind, _, value = stored.partition(":")
+    return f"{kind} {value}s" if kind == "every" else f"{kind} {value}"
+
+
+def local_time(timestamp: float | None) -> str:
+    """Epoch seconds as local ``YYYY-MM-DD HH:MM:SS``; empty for ``None`` or 0."""
+    return datetime.fromtimestamp(timestamp).isoformat(sep=" ", timespec="seconds") if timestamp else ""
+
+
+def next_run_text(job: Mapping[str, Any], now: float | None = None) -> str:
+    """When a stored job runs next: a local time, ``paused``, or empty when it runs on demand."""
+    if job["paused"] or not job["schedule"]:
+        return "paused" if job["paused"] else ""
+    return local_time(Schedule(job["schedule"]).next_due(time.time() if now is None else now, job["created"]))

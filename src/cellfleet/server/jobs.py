@@ -1,35 +1,21 @@
-"""Creating a job from a JSON request (the panel's promote dialog): validated like the CLI,
-with the notebook path resolved inside the server's root."""
+"""Creating a job from a JSON request (the panel's promote dialog): its options become a
+:class:`~cellfleet.production.spec.JobSpec`, checked as the CLI's are, and the notebook path
+is resolved inside the server's root."""
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
 
 from cellfleet.errors import PromotionError
-from cellfleet.production.promote import CATCHUP, OVERLAP, add_job_arguments, promote
+from cellfleet.production.promote import promote
 from cellfleet.production.schedules import Schedule
+from cellfleet.production.spec import JobSpec
 from cellfleet.store.database import Store
 from cellfleet.store.jobs import JobStore
 
 __all__ = ["create_job", "job_summary", "resolve_notebook"]
-
-_TEXT = (
-    "cron",
-    "every",
-    "name",
-    "from_run",
-    "cluster",
-    "timeout",
-    "overlap",
-    "catchup",
-    "notify",
-    "notify_on",
-    "kernel",
-)
-_WHOLE = {"retries": (0, 99), "concurrency": (1, 1000)}
 
 
 def resolve_notebook(root: str | Path, relative: Any) -> Path:
@@ -47,43 +33,10 @@ def resolve_notebook(root: str | Path, relative: Any) -> Path:
     return target
 
 
-def _defaults() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
-    add_job_arguments(parser)
-    return parser.parse_args([])
-
-
-def _options(body: dict[str, Any]) -> argparse.Namespace:
-    args = _defaults()
-    unknown = sorted(set(body) - set(_TEXT) - set(_WHOLE) - {"notebook", "params"})
-    if unknown:
-        raise PromotionError(
-            f"unknown field {unknown[0]!r}; the fields are notebook, params, {', '.join((*_TEXT, *_WHOLE))}"
-        )
-    for key in _TEXT:
-        if body.get(key) is not None:
-            if not isinstance(body[key], str):
-                raise PromotionError(f"{key} must be a string")
-            setattr(args, key, body[key])
-    for key, (low, high) in _WHOLE.items():
-        if body.get(key) is not None:
-            if not isinstance(body[key], int) or isinstance(body[key], bool) or not low <= body[key] <= high:
-                raise PromotionError(f"{key} must be a whole number from {low} to {high}")
-            setattr(args, key, body[key])
-    if args.overlap not in OVERLAP or args.catchup not in CATCHUP:
-        raise PromotionError(f"overlap is one of {', '.join(OVERLAP)}; catchup one of {', '.join(CATCHUP)}")
-    if args.notify_on not in ("failure", "all"):
-        raise PromotionError("notify_on is failure or all")
-    return args
-
-
 def create_job(store: Store, body: dict[str, Any], root: str | Path) -> dict[str, Any]:
     """Promote the notebook named in ``body`` with its options; returns the job."""
-    params = body.get("params") or {}
-    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
-        raise PromotionError("params must be an object of parameter names to values")
-    args = _options(body)
-    return promote(resolve_notebook(root, body.get("notebook")), args, store, params)
+    spec = JobSpec.from_json(body, also=("notebook",))
+    return promote(resolve_notebook(root, body.get("notebook")), spec, store)
 
 
 def job_summary(jobs: JobStore, job: dict[str, Any], now: float | None = None) -> dict[str, Any]:

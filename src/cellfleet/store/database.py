@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from cellfleet.config import default_url, project_root
 from cellfleet.errors import StoreError
-from cellfleet.paths import default_url, project_root
+from cellfleet.protocol import RunStatus
 from cellfleet.store.order import order_runs
 from cellfleet.store.schema import (
     artifacts,
@@ -32,23 +33,24 @@ from cellfleet.store.schema import (
     upgrade,
 )
 
-__all__ = ["MetricPoint", "Store", "decode_row", "encode_json", "open_store"]
+__all__ = ["MetricPoint", "Store", "StoreRegistry", "decode_row", "encode_json", "open_store", "stores"]
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, busy_timeout: float = 60.0) -> Engine:
+    """An engine for ``url``; on SQLite, a write waits up to ``busy_timeout`` seconds for the lock."""
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _: Any) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     return engine
@@ -66,12 +68,16 @@ class MetricPoint:
 
 
 class Store:
-    """A handle on the experiment store; safe to share between threads."""
+    """A handle on the experiment store; safe to share between threads.
 
-    def __init__(self, url: str) -> None:
+    ``busy_timeout``: the seconds a SQLite write waits for another process's lock before
+    ``OperationalError: database is locked`` (60 by default; the Jupyter server waits less).
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 60.0) -> None:
         self.url = url
         try:
-            self.engine = _engine(url)
+            self.engine = _engine(url, busy_timeout)
             upgrade(self.engine)
         except (sa.exc.SQLAlchemyError, OSError) as error:
             problem = f"{error.__class__.__name__}: {error}"
@@ -146,7 +152,7 @@ class Store:
     def changed_runs(self, since: float) -> list[dict[str, Any]]:
         """Runs created, started or ended after ``since``, and every run still running."""
         changed = sa.or_(
-            runs.c.created > since, runs.c.started > since, runs.c.ended > since, runs.c.status == "running"
+            runs.c.created > since, runs.c.started > since, runs.c.ended > since, runs.c.status == RunStatus.RUNNING
         )
         query = sa.select(runs).where(changed).order_by(runs.c.created.desc()).limit(1000)
         with self.engine.connect() as connection:
@@ -242,7 +248,7 @@ class Store:
             sa.select(runs.c.id)
             .join(results, results.c.run_id == runs.c.id)
             .where(runs.c.code_hash == code_hash, runs.c.inputs == inputs, runs.c.params == params)
-            .where(runs.c.status == "succeeded")
+            .where(runs.c.status == RunStatus.SUCCEEDED)
             .order_by(runs.c.created.desc())
             .limit(1)
         )
@@ -254,7 +260,7 @@ class Store:
         self.engine.dispose()
 
 
-_JSON_FIELDS = ("params", "inputs", "environment")
+_JSON_FIELDS = ("params", "inputs", "environment", "directions")
 
 
 def _unique(folder: Path, name: str) -> Path:
@@ -292,14 +298,33 @@ def _artifact_root(url: str) -> Path:
     return project_root() / ".cellfleet" / "artifacts"
 
 
-_stores: dict[str, Store] = {}
-_stores_lock = threading.Lock()
+class StoreRegistry:
+    """The stores this process has open, one per URL, shared by every caller; ``close()`` ends them."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, Store] = {}
+        self._lock = threading.Lock()
+
+    def open(self, url: str | None = None) -> Store:
+        """The shared :class:`Store` for ``url`` (default :func:`default_url`)."""
+        url = url or default_url()
+        with self._lock:
+            if url not in self._stores:
+                self._stores[url] = Store(url)
+            return self._stores[url]
+
+    def close(self) -> None:
+        """Dispose of every open store's connections (a later :meth:`open` opens afresh)."""
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()
+
+
+stores = StoreRegistry()
+"""This process's open stores."""
 
 
 def open_store(url: str | None = None) -> Store:
     """The shared :class:`Store` for ``url`` (default :func:`default_url`)."""
-    url = url or default_url()
-    with _stores_lock:
-        if url not in _stores:
-            _stores[url] = Store(url)
-        return _stores[url]
+    return stores.open(url)

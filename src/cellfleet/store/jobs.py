@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cellfleet.errors import PromotionError
+from cellfleet.protocol import OccurrenceState, RunKind, RunStatus
 from cellfleet.store.database import Store, decode_row, encode_json
 from cellfleet.store.schema import jobs, notebook_versions, occurrences, runs, schedulers
 
@@ -100,7 +101,9 @@ class JobStore:
         try:
             with self.engine.begin() as connection:
                 connection.execute(
-                    sa.insert(occurrences).values(job_id=job_id, due=due, state="queued", attempt=0, not_before=due)
+                    sa.insert(occurrences).values(
+                        job_id=job_id, due=due, state=OccurrenceState.QUEUED, attempt=0, not_before=due
+                    )
                 )
         except sa.exc.IntegrityError:
             return False
@@ -109,7 +112,7 @@ class JobStore:
     def ready_occurrences(self, now: float) -> list[dict[str, Any]]:
         query = (
             sa.select(occurrences)
-            .where(occurrences.c.state == "queued", occurrences.c.not_before <= now)
+            .where(occurrences.c.state == OccurrenceState.QUEUED, occurrences.c.not_before <= now)
             .order_by(occurrences.c.not_before)
         )
         with self.engine.connect() as connection:
@@ -117,8 +120,8 @@ class JobStore:
 
     def claim(self, occurrence: dict[str, Any], scheduler_id: str) -> bool:
         """Compare-and-set queued → running for this attempt; True for the one scheduler that wins."""
-        changes = {"state": "running", "claimed_by": scheduler_id}
-        return self._transition(occurrence["id"], occurrence["attempt"], "queued", changes)
+        changes = {"state": OccurrenceState.RUNNING, "claimed_by": scheduler_id}
+        return self._transition(occurrence["id"], occurrence["attempt"], OccurrenceState.QUEUED, changes)
 
     def set_occurrence(self, occurrence_id: int, **fields: Any) -> None:
         with self.engine.begin() as connection:
@@ -126,16 +129,21 @@ class JobStore:
 
     def requeue(self, occurrence_id: int, attempt: int, not_before: float) -> bool:
         """running → queued for the next attempt (a retry), won by one scheduler."""
-        changes = {"state": "queued", "attempt": attempt + 1, "not_before": not_before, "claimed_by": None}
-        return self._transition(occurrence_id, attempt, "running", changes)
+        changes = {
+            "state": OccurrenceState.QUEUED,
+            "attempt": attempt + 1,
+            "not_before": not_before,
+            "claimed_by": None,
+        }
+        return self._transition(occurrence_id, attempt, OccurrenceState.RUNNING, changes)
 
-    def close_occurrence(self, occurrence_id: int, attempt: int, state: str) -> bool:
-        return self._transition(occurrence_id, attempt, "running", {"state": state})
+    def close_occurrence(self, occurrence_id: int, attempt: int, state: OccurrenceState) -> bool:
+        return self._transition(occurrence_id, attempt, OccurrenceState.RUNNING, {"state": state})
 
     def claimed_occurrences(self) -> list[dict[str, Any]]:
         """Occurrences some scheduler has taken and not finished."""
         with self.engine.connect() as connection:
-            query = sa.select(occurrences).where(occurrences.c.state == "running")
+            query = sa.select(occurrences).where(occurrences.c.state == OccurrenceState.RUNNING)
             return [dict(row) for row in connection.execute(query).mappings()]
 
     def occurrence(self, occurrence_id: int) -> dict[str, Any] | None:
@@ -143,7 +151,9 @@ class JobStore:
             row = connection.execute(sa.select(occurrences).where(occurrences.c.id == occurrence_id)).mappings().first()
         return dict(row) if row else None
 
-    def _transition(self, occurrence_id: int, attempt: int, from_state: str, changes: dict[str, Any]) -> bool:
+    def _transition(
+        self, occurrence_id: int, attempt: int, from_state: OccurrenceState, changes: dict[str, Any]
+    ) -> bool:
         query = (
             sa.update(occurrences)
             .where(occurrences.c.id == occurrence_id, occurrences.c.attempt == attempt)
@@ -154,7 +164,7 @@ class JobStore:
             return connection.execute(query).rowcount == 1
 
     def running_runs(self, job_id: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(runs).where(runs.c.kind == "production", runs.c.status == "running")
+        query = sa.select(runs).where(runs.c.kind == RunKind.PRODUCTION, runs.c.status == RunStatus.RUNNING)
         if job_id is not None:
             query = query.where(runs.c.job_id == job_id)
         with self.engine.connect() as connection:
@@ -162,7 +172,7 @@ class JobStore:
 
     def finish_run(self, run_id: str, owner: str | None, **fields: Any) -> bool:
         """running → an ending, only if the run is still running (and still ``owner``'s)."""
-        query = sa.update(runs).where(runs.c.id == run_id, runs.c.status == "running")
+        query = sa.update(runs).where(runs.c.id == run_id, runs.c.status == RunStatus.RUNNING)
         if owner is not None:
             query = query.where(runs.c.owner == owner)
         with self.engine.begin() as connection:

@@ -40,7 +40,7 @@ def _final_metric(name: str) -> Any:
     )
 
 
-def order_runs(query: sa.Select, sort: str, dialect: str) -> sa.Select:
+def order_runs(query: sa.Select[Any], sort: str, dialect: str) -> sa.Select[Any]:
     """``query`` (a select from runs) ordered by ``sort``: runs without the value last, ties
     newest first."""
     descending, key = sort.startswith("-"), sort.removeprefix("-")

@@ -19,13 +19,15 @@ from functools import partial
 from typing import Any
 
 from cellfleet.ids import new_id
+from cellfleet.protocol import RunStatus
 from cellfleet.store.database import MetricPoint, Store, open_store
 
-__all__ = ["OUTPUT_EXCERPT", "RunRecorder", "StoreWriter", "code_hash", "writer_for"]
+__all__ = ["OUTPUT_EXCERPT", "RunRecorder", "StoreWriter", "WriterRegistry", "code_hash", "writer_for", "writers"]
 
 OUTPUT_EXCERPT = 8 * 2**10
 """Characters of a run's output kept in the store."""
 _BATCH = 5000
+_STOP = object()
 
 
 def code_hash(code: str) -> str:
@@ -38,9 +40,9 @@ class StoreWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._queue: queue.Queue[Any] = queue.Queue()
+        self.errors: list[str] = []
         self._thread = threading.Thread(target=self._run, name="cellfleet-store-writer", daemon=True)
         self._thread.start()
-        self.errors: list[str] = []
 
     def call(self, action: Callable[[Store], Any]) -> None:
         """Queue ``action(store)``."""
@@ -54,6 +56,12 @@ class StoreWriter:
         done = threading.Event()
         self._queue.put(done)
         return done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Write what is queued, then end the writer thread; False if it did not end in time."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
@@ -69,6 +77,8 @@ class StoreWriter:
                     item = None
             if points:
                 self._guarded(partial(Store.log_metrics, points=points))
+            if item is _STOP:
+                return
             if isinstance(item, threading.Event):
                 item.set()
             elif callable(item):
@@ -82,23 +92,50 @@ class StoreWriter:
             print(f"cellfleet: could not write to the experiment store: {error}", file=sys.stderr)
 
 
-_writers: dict[str, StoreWriter] = {}
-_writers_lock = threading.Lock()
+class WriterRegistry:
+    """One :class:`StoreWriter` per store for this process; ``close()`` writes what is queued
+    and ends their threads. The first writer registers that close at interpreter exit."""
+
+    def __init__(self) -> None:
+        self._writers: dict[str, StoreWriter] = {}
+        self._lock = threading.Lock()
+        self._exit_registered = False
+
+    def writer_for(self, url: str | None = None) -> StoreWriter:
+        """The shared writer of the store at ``url`` (default: the configured store)."""
+        store = open_store(url)
+        with self._lock:
+            if store.url not in self._writers:
+                self._writers[store.url] = StoreWriter(store)
+            if not self._exit_registered:
+                atexit.register(self.close)
+                self._exit_registered = True
+            return self._writers[store.url]
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued on every writer is written."""
+        for writer in self._current():
+            writer.flush(timeout)
+
+    def close(self) -> None:
+        """Write what is queued and end every writer thread."""
+        with self._lock:
+            writers, self._writers = list(self._writers.values()), {}
+        for writer in writers:
+            writer.close()
+
+    def _current(self) -> list[StoreWriter]:
+        with self._lock:
+            return list(self._writers.values())
+
+
+writers = WriterRegistry()
+"""This process's store writers."""
 
 
 def writer_for(url: str | None = None) -> StoreWriter:
     """The shared writer of the store at ``url`` (default: the configured store)."""
-    store = open_store(url)
-    with _writers_lock:
-        if store.url not in _writers:
-            _writers[store.url] = StoreWriter(store)
-        return _writers[store.url]
-
-
-@atexit.register
-def _flush_all() -> None:
-    for writer in list(_writers.values()):
-        writer.flush(timeout=10)
+    return writers.writer_for(url)
 
 
 class RunRecorder:
@@ -113,13 +150,15 @@ class RunRecorder:
         self.started: float | None = None
         if run_id is None:
             fields.setdefault("environment", _kernel_environment())
-            writer.call(lambda store: store.create_run(id=self.run_id, status="queued", **fields))
+            writer.call(lambda store: store.create_run(id=self.run_id, status=RunStatus.QUEUED, **fields))
 
     def running(self, worker: str | None, gpu: str | None) -> None:
         self.started = time.time()
         started = self.started
         self.writer.call(
-            lambda store: store.update_run(self.run_id, status="running", started=started, worker=worker, gpu=gpu)
+            lambda store: store.update_run(
+                self.run_id, status=RunStatus.RUNNING, started=started, worker=worker, gpu=gpu
+            )
         )
 
     def stream(self, text: str) -> None:
@@ -134,7 +173,7 @@ class RunRecorder:
     def artifact(self, name: str, data: bytes, media_type: str) -> None:
         self.writer.call(lambda store: store.add_artifact(self.run_id, name, data, media_type))
 
-    def finish(self, status: str, error: str | None = None, **fields: Any) -> None:
+    def finish(self, status: RunStatus, error: str | None = None, **fields: Any) -> None:
         """Record the ending: ``succeeded``, ``failed``, ``cancelled`` or ``timed_out``."""
         changes = {"status": status, "ended": time.time(), "error": error, "output": self.output, **fields}
         self.writer.call(lambda store: store.update_run(self.run_id, **changes))

@@ -6,6 +6,7 @@ store brings it up to date inside one transaction.
 | 1 | runs, metrics, artifacts, meta |
 | 2 | runs.cached_from, runs.job_id; results (for --cache) |
 | 3 | runs.attempt, runs.owner, runs.occurrence_id, runs.output_path; notebook_versions, jobs, occurrences, schedulers |
+| 4 | runs.directions (which way is better for each metric, as the cell declared) |
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cellfleet.errors import StoreError
+from cellfleet.protocol import NotifyOn, RunKind, RunStatus, values_of
 
 __all__ = [
     "RUN_STATUSES",
@@ -30,8 +32,8 @@ __all__ = [
     "upgrade",
 ]
 
-SCHEMA_VERSION = 3
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted", "skipped")
+SCHEMA_VERSION = 4
+RUN_STATUSES = values_of(RunStatus)
 
 metadata = sa.MetaData()
 
@@ -44,8 +46,8 @@ runs = sa.Table(
     sa.Column("notebook", sa.Text, nullable=False, default=""),
     sa.Column("cell_id", sa.String(128), nullable=False, default=""),
     sa.Column("cell_name", sa.String(256), nullable=False, default=""),
-    sa.Column("kind", sa.String(16), nullable=False, default="interactive"),
-    sa.Column("status", sa.String(16), nullable=False, default="queued"),
+    sa.Column("kind", sa.String(16), nullable=False, default=RunKind.INTERACTIVE.value),
+    sa.Column("status", sa.String(16), nullable=False, default=RunStatus.QUEUED.value),
     sa.Column("code", sa.Text, nullable=False, default=""),
     sa.Column("code_hash", sa.String(64), nullable=False, default=""),
     sa.Column("params", sa.Text, nullable=False, default="{}"),
@@ -67,6 +69,7 @@ runs = sa.Table(
     sa.Column("owner", sa.String(64)),  # schema 3: the scheduler running it
     sa.Column("occurrence_id", sa.Integer),  # schema 3
     sa.Column("output_path", sa.Text),  # schema 3: the executed notebook
+    sa.Column("directions", sa.Text),  # schema 4: {metric: "min" | "max"} the cell declared
     sa.Index("runs_by_notebook", "notebook", "created"),
     sa.Index("runs_by_status", "status"),
     sa.Index("runs_by_group", "group_id"),
@@ -129,7 +132,7 @@ jobs = sa.Table(  # schema 3
     sa.Column("overlap", sa.String(8), nullable=False, default="skip"),
     sa.Column("catchup", sa.String(8), nullable=False, default="latest"),
     sa.Column("notify_url", sa.Text),
-    sa.Column("notify_on", sa.String(8), nullable=False, default="failure"),
+    sa.Column("notify_on", sa.String(8), nullable=False, default=NotifyOn.FAILURE.value),
     sa.Column("kernel", sa.String(128)),
     sa.Column("from_run", sa.String(32)),
     sa.Column("paused", sa.Boolean, nullable=False, default=False),
@@ -169,6 +172,7 @@ _SCHEMA_3_COLUMNS = (
     ("runs", "occurrence_id", "INTEGER"),
     ("runs", "output_path", "TEXT"),
 )
+_SCHEMA_4_COLUMNS = (("runs", "directions", "TEXT"),)
 
 
 def schema_version(connection: sa.Connection) -> int:
@@ -180,7 +184,7 @@ def schema_version(connection: sa.Connection) -> int:
 
 def _upgrade_to_1(connection: sa.Connection) -> None:
     """Schema 1: runs (without cached_from and job_id), metrics, artifacts."""
-    added_later = {column for _, column, _ in (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS)}
+    added_later = {column for _, column, _ in (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS)}
     version_1 = sa.MetaData()
     for table in (meta, metrics, artifacts):
         table.to_metadata(version_1)
@@ -208,7 +212,11 @@ def _upgrade_to_3(connection: sa.Connection) -> None:
     metadata.create_all(connection, tables=[notebook_versions, jobs, occurrences, schedulers])
 
 
-_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3}
+def _upgrade_to_4(connection: sa.Connection) -> None:
+    _add_columns(connection, _SCHEMA_4_COLUMNS)
+
+
+_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3, 4: _upgrade_to_4}
 
 
 def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
@@ -227,20 +235,29 @@ def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
 
 
 def _upgrade_once(engine: Engine, target: int) -> int:
+    with engine.connect() as connection:  # a store already up to date opens without the write lock
+        found = schema_version(connection)
+    if found >= target:
+        _check_known(found)
+        return found
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
         found = schema_version(connection)
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store was written by a newer Cellfleet (schema {found}, this one knows {SCHEMA_VERSION}): "
-                "upgrade cellfleet"
-            )
+        _check_known(found)
         for version in range(found + 1, target + 1):
             _UPGRADES[version](connection)
         if target > found:
             _set_version(connection, target)
     return found
+
+
+def _check_known(found: int) -> None:
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store was written by a newer Cellfleet (schema {found}, this one knows {SCHEMA_VERSION}): "
+            "upgrade cellfleet"
+        )
 
 
 def _set_version(connection: sa.Connection, version: int) -> None:

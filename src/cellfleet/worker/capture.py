@@ -4,19 +4,32 @@ A worker may run several tasks at once in threads, so capture is per thread: the
 ``sys.stdout``/``sys.stderr`` are replaced once by streams that route each write to the
 capture active in the writing thread, or to the original stream when there is none.
 
-Captured output leaves as Dask events (``Worker.log_event``) in small batches, so it
-reaches the notebook while the cell runs; whatever is still buffered when the cell ends
-travels back inside the cell's result, together with the number of events sent, so the
-notebook can tell when it has seen everything.
+Captured output is kept as typed items (:mod:`cellfleet.protocol`) and leaves as Dask
+events (:class:`~cellfleet.protocol.OutputBatch`, sent through ``emit``) in small batches,
+so it reaches the notebook while the cell runs; whatever is still buffered when the cell
+ends travels back inside the cell's result, together with the number of events sent, so
+the notebook can tell when it has seen everything.
 """
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from cellfleet.protocol import (
+    Artifact,
+    DisplayItem,
+    Event,
+    MetricItem,
+    OutputBatch,
+    OutputItem,
+    Started,
+    StreamItem,
+)
 
 __all__ = ["Capture", "active_capture", "install_worker_hooks"]
 
@@ -45,7 +58,7 @@ class _RoutedStream:
     def write(self, text: str) -> int:
         capture = active_capture()
         if capture is None:
-            return self._original.write(text)
+            return int(self._original.write(text))
         capture.write(self._name, text)
         return len(text)
 
@@ -60,24 +73,55 @@ class _RoutedStream:
         return getattr(self._original, name)
 
 
+class _Pending:
+    """Output items waiting to be sent; consecutive text to one stream becomes one item."""
+
+    def __init__(self) -> None:
+        self._items: list[OutputItem] = []
+        self._stream: str | None = None
+        self._parts: list[str] = []
+
+    def text(self, stream: str, text: str) -> None:
+        if stream != self._stream:
+            self._close_stream()
+            self._stream = stream
+        self._parts.append(text)
+
+    def add(self, item: OutputItem) -> None:
+        self._close_stream()
+        self._items.append(item)
+
+    def take(self) -> list[OutputItem]:
+        """Everything waiting, in order; the buffer is empty afterwards."""
+        self._close_stream()
+        items, self._items = self._items, []
+        return items
+
+    def __bool__(self) -> bool:
+        return bool(self._items or self._parts)
+
+    def _close_stream(self) -> None:
+        if self._stream is not None and self._parts:
+            self._items.append(StreamItem(self._stream, "".join(self._parts)))
+        self._stream, self._parts = None, []
+
+
 class Capture:
     """The output of one running cell."""
 
-    def __init__(
-        self, emit: Callable[[dict[str, Any]], None] | None, cell_id: str, announce: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, emit: Callable[[Event], None] | None, cell_id: str, announce: Started | None = None) -> None:
         self._emit = emit
         self.cell_id = cell_id
         self._announce = announce
         """Sent before the first output, or once the cell has run for FLUSH_INTERVAL: a cell
         that ends sooner never sends it, and its result carries the same facts."""
         self._lock = threading.Lock()
-        self._pending: list[dict[str, Any]] = []
+        self._pending = _Pending()
         self._last_flush = time.monotonic()
         self._live_chars = 0
         self.events_sent = 0
         self.dropped_chars = 0
-        self.artifacts: list[dict[str, Any]] = []
+        self.artifacts: list[Artifact] = []
         self.figures_before: set[int] = set()
 
     def write(self, stream: str, text: str) -> None:
@@ -89,38 +133,34 @@ class Capture:
                 self.dropped_chars += len(text)
                 return
             self._live_chars += len(text)
-            last = self._pending[-1] if self._pending else None
-            if last is not None and last["kind"] == "stream" and last["name"] == stream:
-                last["text"] += text
-            else:
-                self._pending.append({"kind": "stream", "name": stream, "text": text})
+            self._pending.text(stream, text)
         if time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
             self.flush()
 
     def display(self, data: dict[str, Any], metadata: dict[str, Any]) -> None:
         """Queue a rich output (a MIME bundle) after the text written so far."""
         with self._lock:
-            self._pending.append({"kind": "display", "data": data, "metadata": metadata})
+            self._pending.add(DisplayItem(data, metadata))
         self.flush()
 
     def metric(self, values: dict[str, float], step: int | None) -> None:
         """Queue metric points; they travel with the output, so they arrive while the cell runs."""
         with self._lock:
-            self._pending.append({"kind": "metric", "values": values, "step": step, "logged": time.time()})
+            self._pending.add(MetricItem(values, step, time.time()))
         if time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
             self.flush()
 
     def artifact(self, name: str, data: bytes, media_type: str) -> None:
         """Keep a file for the run; artifacts travel with the result, not as live events."""
         with self._lock:
-            self.artifacts.append({"name": name, "data": data, "media_type": media_type})
+            self.artifacts.append(Artifact(name, data, media_type))
 
     def flush(self) -> None:
         """Send what is buffered as one event, when there is a way to send it."""
         if self._emit is None:
             return
         with self._lock:  # take the batch and number it at once: numbers follow the output's order
-            batch, self._pending = self._pending, []
+            batch = self._pending.take()
             self._last_flush = time.monotonic()
             announce, self._announce = self._announce, None
             seq = self.events_sent
@@ -129,20 +169,21 @@ class Capture:
         if announce is not None:
             self._emit(announce)
         if batch:
-            self._emit({"cell": self.cell_id, "seq": seq, "kind": "output", "items": batch})
+            self._emit(OutputBatch(self.cell_id, seq, tuple(batch)))
 
-    def remainder(self) -> list[dict[str, Any]]:
+    def remainder(self) -> list[OutputItem]:
         """Take what was never sent; it travels back with the result."""
         with self._lock:
-            batch, self._pending = self._pending, []
+            batch = self._pending.take()
             self._announce = None
         if self.dropped_chars:
             note = f"\n[cellfleet: {self.dropped_chars} more characters of output were not shown]\n"
-            batch.append({"kind": "stream", "name": "stderr", "text": note})
+            batch.append(StreamItem("stderr", note))
         return batch
 
     def due(self) -> bool:
-        waiting = bool(self._pending) or self._announce is not None
+        with self._lock:
+            waiting = bool(self._pending) or self._announce is not None
         return waiting and time.monotonic() - self._last_flush >= FLUSH_INTERVAL
 
     def __enter__(self) -> Capture:
@@ -163,20 +204,26 @@ def _open_figures() -> set[int]:
 
 
 class _Flusher:
-    """One thread per worker process that sends output left waiting in buffers."""
+    """One thread per worker process that sends output left waiting in buffers.
+
+    The instance owns its thread: :meth:`stop` (run at interpreter exit) ends and joins it.
+    """
 
     _instance: _Flusher | None = None
 
     def __init__(self) -> None:
         self._captures: set[Capture] = set()
         self._wake = threading.Condition()
-        threading.Thread(target=self._run, name="cellfleet-flusher", daemon=True).start()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="cellfleet-flusher", daemon=True)
+        self._thread.start()
 
     @classmethod
     def shared(cls) -> _Flusher:
         with _install_lock:
             if cls._instance is None:
                 cls._instance = cls()
+                atexit.register(cls._instance.stop)
             return cls._instance
 
     def add(self, capture: Capture) -> None:
@@ -188,16 +235,26 @@ class _Flusher:
         with self._wake:
             self._captures.discard(capture)
 
+    def stop(self, timeout: float = 1.0) -> None:
+        """End the thread and wait for it (bounded)."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._captures:
+                while not self._captures and not self._stopping:
                     self._wake.wait()
+                if self._stopping:
+                    return
                 captures = list(self._captures)
             for capture in captures:
                 if capture.due():
                     capture.flush()
-            time.sleep(FLUSH_INTERVAL)
+            with self._wake:
+                self._wake.wait(FLUSH_INTERVAL)  # woken early only to stop
 
 
 def _captured_display(original: Callable[..., Any]) -> Callable[..., Any]:

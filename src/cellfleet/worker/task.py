@@ -13,25 +13,32 @@ import ast
 import builtins
 import ctypes
 import linecache
-import os
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
 
+from cellfleet.gpus import gpu_name
 from cellfleet.ids import new_id
+from cellfleet.protocol import (
+    CellOutcome,
+    CellSpec,
+    Event,
+    KeepReason,
+    OutcomeReady,
+    RemoteFailure,
+    Started,
+    encode_event,
+)
 from cellfleet.worker.capture import Capture, install_worker_hooks
 from cellfleet.worker.rich import flush_figures, mime_bundle
-from cellfleet.worker.values import ValueInfo, describe, is_gpu_resident, to_host
+from cellfleet.worker.values import describe, is_gpu_resident, measure, to_host
 
 __all__ = [
     "CellInterrupted",
-    "CellOutcome",
-    "CellSpec",
-    "RemoteFailure",
     "interrupt",
     "pull",
     "run_cell",
@@ -42,50 +49,6 @@ __all__ = [
 
 class CellInterrupted(BaseException):
     """Raised inside a running cell's thread to stop it (not catchable as ``Exception``)."""
-
-
-@dataclass(frozen=True)
-class CellSpec:
-    """Everything the worker needs to run one cell."""
-
-    cell_id: str
-    code: str
-    filename: str
-    writes: tuple[str, ...]
-    displays_last: bool
-    threshold: int
-    keep: frozenset[str] = frozenset()
-    pull: frozenset[str] = frozenset()
-    topic: str | None = None
-
-
-@dataclass(frozen=True)
-class RemoteFailure:
-    """An exception raised by the cell's code, ready to re-raise in the notebook."""
-
-    type_name: str
-    message: str
-    traceback: list[str]
-    exception: bytes | None
-
-
-@dataclass
-class CellOutcome:
-    """What a cell run sends back to the notebook."""
-
-    worker: str | None
-    gpu: str | None
-    stash: str
-    values: dict[str, bytes] = field(default_factory=dict)
-    kept: dict[str, ValueInfo] = field(default_factory=dict)
-    result: tuple[dict[str, Any], dict[str, Any]] | None = None
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    events_sent: int = 0
-    error: RemoteFailure | None = None
-    seconds: float = 0.0
-    host: str = ""
-    environment: dict[str, str] = field(default_factory=dict)
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
 
 
 OUTCOME_EVENT_LIMIT = 16 * 2**10
@@ -107,28 +70,10 @@ def _current_worker() -> Any:
 
 
 def _worker_gpu() -> str | None:
-    """The name of the first GPU this process sees, once per process."""
+    """The GPU this process uses, looked up once per process (a failure is raised, not cached)."""
     if not _gpu_name:
-        _gpu_name.append(_probe_gpu())
+        _gpu_name.append(gpu_name())
     return _gpu_name[0]
-
-
-def _probe_gpu() -> str | None:
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        if pynvml.nvmlDeviceGetCount() == 0:
-            return None
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip()
-        if visible.isdigit():
-            handle = pynvml.nvmlDeviceGetHandleByIndex(int(visible))
-        else:
-            handle = pynvml.nvmlDeviceGetHandleByUUID(visible)
-        name = pynvml.nvmlDeviceGetName(handle)
-        return f"GPU {visible}: {name.decode() if isinstance(name, bytes) else name}"
-    except Exception:
-        return None
 
 
 _TRACKED_PACKAGES = ("numpy", "pandas", "torch", "cupy", "dask", "distributed", "sklearn", "cudf", "jax")
@@ -147,10 +92,18 @@ def _environment() -> tuple[str, dict[str, str]]:
     return platform.node(), versions
 
 
-def _emitter(worker: Any, topic: str | None) -> Any:
+Emit = Callable[[Event], None]
+
+
+def _emitter(worker: Any, topic: str | None) -> Emit | None:
+    """Send typed events to the notebook through the worker's event log, in their wire form."""
     if worker is None or topic is None:
         return None
-    return lambda message: worker.log_event(topic, message)
+
+    def emit(event: Event) -> None:
+        worker.log_event(topic, encode_event(event))
+
+    return emit
 
 
 def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, ...], *handles: Any) -> CellOutcome:
@@ -161,9 +114,8 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     address = worker.address if worker is not None else None
     outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=new_id(32))
     started = time.perf_counter()
-    announce = {"cell": spec.cell_id, "kind": "started", "worker": address, "gpu": outcome.gpu}
-    capture = Capture(emit, spec.cell_id, announce)
-    namespace, value = None, None
+    capture = Capture(emit, spec.cell_id, Started(spec.cell_id, address, outcome.gpu))
+    namespace = None
     with capture, _registered(spec.cell_id):
         try:
             namespace = _namespace(packed, handle_names, handles)
@@ -185,13 +137,13 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     return outcome
 
 
-def _send_outcome(emit: Any, cell_id: str, outcome: CellOutcome) -> None:
+def _send_outcome(emit: Emit | None, cell_id: str, outcome: CellOutcome) -> None:
     """Send a small outcome as an event: it reaches the notebook without a gather round trip."""
     if emit is None:
         return
     blob = cloudpickle.dumps(outcome, protocol=5)
     small = len(blob) <= OUTCOME_EVENT_LIMIT
-    emit({"cell": cell_id, "kind": "outcome", "blob": blob if small else None})  # None: gather the result
+    emit(OutcomeReady(cell_id, blob if small else None))  # None: the notebook gathers the result
 
 
 class _registered:
@@ -253,32 +205,27 @@ def _pickled(error: BaseException) -> bytes | None:
     if isinstance(error, (_InputError, CellInterrupted)):
         return None
     try:
-        blob = cloudpickle.dumps(error)
+        blob: bytes = cloudpickle.dumps(error)
         cloudpickle.loads(blob)
-    except Exception:
+    except Exception:  # not rebuildable here: the notebook raises RemoteCellError with the traceback
         return None
     return blob
 
 
-def _keep_reason(spec: CellSpec, name: str, value: Any) -> str | None:
+def _keep_reason(spec: CellSpec, name: str, value: Any) -> KeepReason | None:
+    """Why ``value`` stays on the worker, or ``None`` when it comes back to the notebook."""
     if name in spec.pull:
         return None
     if name in spec.keep:
-        return "kept"
+        return KeepReason.KEPT
     if is_gpu_resident(value):
-        return "gpu"
-    if spec.threshold >= 0 and _size(value) > spec.threshold:
-        return "large"
-    return None
-
-
-def _size(value: Any) -> int:
-    from dask.sizeof import sizeof
-
-    try:
-        return int(sizeof(value))
-    except Exception:
-        return 0
+        return KeepReason.GPU
+    if spec.threshold < 0:
+        return None
+    size = measure(value)
+    if size is None:
+        return KeepReason.UNMEASURED  # never shipped blind: it might be far over the threshold
+    return KeepReason.LARGE if size > spec.threshold else None
 
 
 def _split_results(spec: CellSpec, namespace: dict[str, Any], outcome: CellOutcome) -> None:
@@ -292,8 +239,8 @@ def _split_results(spec: CellSpec, namespace: dict[str, Any], outcome: CellOutco
             try:
                 outcome.values[name] = cloudpickle.dumps(to_host(value) if name in spec.pull else value, protocol=5)
                 continue
-            except Exception:
-                reason = "unpicklable"
+            except Exception:  # not lost: it stays on the worker, and its handle says why
+                reason = KeepReason.UNPICKLABLE
         stash[name] = value
         outcome.kept[name] = describe(value, reason)
     if stash:

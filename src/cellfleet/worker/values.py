@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
-from dask.sizeof import sizeof
+from cellfleet.protocol import KeepReason, ValueInfo
 
-__all__ = ["ValueInfo", "describe", "is_gpu_resident", "to_host"]
-
-
-@dataclass(frozen=True)
-class ValueInfo:
-    """What the notebook knows about a value that stays on a worker."""
-
-    type_name: str
-    nbytes: int
-    shape: tuple[int, ...] | None = None
-    dtype: str | None = None
-    on_gpu: bool = False
-    reason: str = "large"
-    """Why it stayed remote: ``large``, ``gpu``, ``kept`` or ``unpicklable``."""
+__all__ = ["describe", "is_gpu_resident", "measure", "to_host"]
 
 
 def _qualified_type(value: Any) -> str:
@@ -44,27 +30,36 @@ def is_gpu_resident(value: Any) -> bool:
     if callable(parameters):
         try:
             return any(p.is_cuda for p in parameters())
-        except Exception:
+        except Exception:  # a module whose parameters cannot be listed is not known to be on a GPU
             return False
     return False
 
 
-def describe(value: Any, reason: str) -> ValueInfo:
-    """Describe ``value`` for a remote handle."""
+def measure(value: Any) -> int | None:
+    """Bytes ``value`` takes by Dask's ``sizeof``, or ``None`` when it cannot be measured."""
+    from dask.sizeof import sizeof
+
+    try:
+        return int(sizeof(value))
+    except Exception:  # the caller treats an unmeasured value as one that must not travel
+        return None
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
     shape = getattr(value, "shape", None)
     try:
-        shape = tuple(int(n) for n in shape) if shape is not None else None
+        return tuple(int(n) for n in shape) if shape is not None else None
     except (TypeError, ValueError):
-        shape = None
+        return None
+
+
+def describe(value: Any, reason: KeepReason) -> ValueInfo:
+    """Describe ``value`` for a remote handle (``nbytes`` is ``None`` when unmeasurable)."""
     dtype = getattr(value, "dtype", None)
-    try:
-        nbytes = int(sizeof(value))
-    except Exception:
-        nbytes = 0
     return ValueInfo(
         type_name=_qualified_type(value),
-        nbytes=nbytes,
-        shape=shape,
+        nbytes=measure(value),
+        shape=_shape(value),
         dtype=str(dtype) if dtype is not None else None,
         on_gpu=is_gpu_resident(value),
         reason=reason,

@@ -35,6 +35,18 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   const notebook = await openVariantsNotebook(page, tmpPath);
   const panel = page.locator(PANEL);
   await expect(panel.locator('.cf-summary')).toContainText(`0 runs of ${notebook}`);
+  // The status filter offers every state a run can be in.
+  await expect(panel.locator('select[aria-label="status"] option')).toHaveText([
+    'any status',
+    'queued',
+    'running',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'timed_out',
+    'interrupted',
+    'skipped'
+  ]);
 
   // Run the whole notebook without waiting: the runs must show up while they run.
   await page.evaluate(() => {

@@ -1,17 +1,22 @@
-"""The side-by-side table of variants: params, metrics (best highlighted), status, time.
+"""Comparing runs: which way is better for a metric, the best run, and the side-by-side table.
 
-Pure logic: rows in, HTML (every value escaped) and plain text out.
+The one place that decides a metric's direction (:func:`direction_of`): the notebook's
+variants table, ``cellfleet runs compare`` and the server's compare API (which the panel
+shows) all use it, so they always mark the same best run. Pure logic: rows in, HTML (every
+value escaped) and plain text out.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Row", "best_index", "direction_of", "render_html", "render_text"]
+from cellfleet.protocol import Direction
+
+__all__ = ["Row", "best_index", "direction_of", "directions_for", "render_html", "render_text"]
 
 _LOWER_IS_BETTER = re.compile(r"(loss|err|error|mse|mae|rmse|perplexity|latency|time|seconds|cost)", re.IGNORECASE)
 
@@ -30,19 +35,28 @@ class Row:
     error: str = ""
 
 
-def direction_of(metric: str, directions: Mapping[str, str]) -> str:
-    """``max`` or ``min``: as declared (--maximize/--minimize), else guessed from the name."""
+def direction_of(metric: str, directions: Mapping[str, str]) -> Direction:
+    """Which way is better for ``metric``: as declared (--maximize/--minimize), else guessed
+    from its name (loss, error, latency, time... are better lower)."""
     if metric in directions:
-        return directions[metric]
-    return "min" if _LOWER_IS_BETTER.search(metric) else "max"
+        return Direction(directions[metric])
+    return Direction.MIN if _LOWER_IS_BETTER.search(metric) else Direction.MAX
 
 
-def best_index(rows: Sequence[Row], metric: str, direction: str) -> int | None:
+def directions_for(metrics: Iterable[str], declared: Iterable[Mapping[str, str] | None]) -> dict[str, Direction]:
+    """The direction of each metric, from what any of the compared runs declared, else its name."""
+    merged: dict[str, str] = {}
+    for directions in declared:
+        merged.update(directions or {})
+    return {metric: direction_of(metric, merged) for metric in metrics}
+
+
+def best_index(rows: Sequence[Row], metric: str, direction: Direction) -> int | None:
     """The position of the best row for ``metric`` among those that logged it."""
     scored = [(row.metrics[metric], position) for position, row in enumerate(rows) if metric in row.metrics]
     if not scored:
         return None
-    chosen = max(scored) if direction == "max" else min(scored)
+    chosen = max(scored) if direction == Direction.MAX else min(scored)
     return chosen[1]
 
 
@@ -89,7 +103,10 @@ def render_text(rows: Sequence[Row], directions: Mapping[str, str]) -> str:
         values = [str(row.index), row.run_id, *(_format(row.params.get(p, "")) for p in params)]
         lines.append([*values, *marks, row.status, seconds, _last_column(row)[:60]])
     widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=True)]
-    render = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+
+    def render(cells: Sequence[object]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     return "\n".join([render(header), *(render(line) for line in lines)])
 
 
@@ -97,7 +114,7 @@ def render_html(rows: Sequence[Row], directions: Mapping[str, str]) -> str:
     """An HTML table with the best value of each metric in bold; every value is escaped."""
     params, metrics = _columns(rows)
     best = _best_cells(rows, metrics, directions)
-    arrows = {m: "↑" if direction_of(m, directions) == "max" else "↓" for m in metrics}
+    arrows = {m: "↑" if direction_of(m, directions) == Direction.MAX else "↓" for m in metrics}
     head = ["#", "run", *params, *(f"{m} {arrows[m]}" for m in metrics), "status", "time", "output"]
     body = [_html_row(position, row, params, metrics, best) for position, row in enumerate(rows)]
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)

@@ -1,0 +1,47 @@
+"""Loading and unloading the IPython extension (``%load_ext cellfleet`` / ``%unload_ext``).
+
+Loading registers the magics and the cell hooks. Unloading undoes both, waits for the
+``--nowait`` cells still running, and closes what this process holds: its cluster
+sessions (the embedded cluster stops), its store writers (everything queued is written)
+and its open stores.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from cellfleet.kernel.context import register_hooks, unregister_hooks
+from cellfleet.kernel.magics import CellfleetMagics
+from cellfleet.kernel.session import sessions
+from cellfleet.store.database import stores
+from cellfleet.store.recorder import writers
+
+__all__ = ["close_process_state", "load", "unload"]
+
+
+def load(shell: Any) -> None:
+    """Register the magics and the cell hooks on ``shell``."""
+    shell.register_magics(CellfleetMagics(shell))
+    register_hooks(shell)
+
+
+def unload(shell: Any) -> None:
+    """Remove the magics and hooks, finish the ``--nowait`` cells, and close everything held."""
+    magics = shell.magics_manager.registry.pop(CellfleetMagics.__name__, None)
+    if isinstance(magics, CellfleetMagics):
+        magics.close()
+        for kind, names in CellfleetMagics.magics.items():
+            for name in names:
+                shell.magics_manager.magics[kind].pop(name, None)
+    unregister_hooks(shell)
+    for problem in close_process_state():
+        print(f"cellfleet: {problem}", file=sys.stderr)
+
+
+def close_process_state() -> list[str]:
+    """Close this process's cluster sessions, store writers and stores; returns problems met."""
+    problems = sessions.close()
+    writers.close()
+    stores.close()
+    return problems

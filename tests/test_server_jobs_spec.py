@@ -1,0 +1,92 @@
+"""The promote dialog's JSON through the real server into a JobSpec and a job (pytest-jupyter's jp_fetch)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from cellfleet.store.database import Store
+from jobs_helpers import write_notebook
+
+
+@pytest.fixture
+def jp_server_config(jp_root_dir, monkeypatch):
+    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))  # before the server opens its own store
+    return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
+
+
+@pytest.fixture
+def store(jp_root_dir):
+    write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"], parameters="lr = 0.1\nlayers = 2")
+    return Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")
+
+
+async def post_job(jp_fetch, body: object) -> dict:
+    response = await jp_fetch("cellfleet", "api", "jobs", method="POST", body=json.dumps(body))
+    assert response.code == 201
+    return json.loads(response.body)
+
+
+async def refused(jp_fetch, body: object) -> tuple[int, str]:
+    with pytest.raises(HTTPClientError) as info:
+        await post_job(jp_fetch, body)
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+async def test_every_option_of_the_dialog_reaches_the_job(jp_fetch, store):
+    job = await post_job(jp_fetch, {
+        "notebook": "train.ipynb", "cron": "0 2 * * *", "name": "nightly", "params": {"lr": 0.5},
+        "cluster": "tcp://sched:8786", "retries": 3, "timeout": "30m", "concurrency": 2, "overlap": "queue",
+        "catchup": "all", "notify": "https://hooks.example/x", "notify_on": "all", "kernel": "python3",
+    })  # fmt: skip
+    assert job["name"] == "nightly" and job["schedule"] == "cron:0 2 * * *" and job["params"] == {"lr": 0.5}
+    assert (job["retries"], job["timeout"], job["concurrency"]) == (3, 1800.0, 2)
+    assert (job["overlap"], job["catchup"], job["notify_on"]) == ("queue", "all", "all")
+    assert job["notify_url"] == "https://hooks.example/x" and job["cluster"] == "tcp://sched:8786"
+    assert job["kernel"] == "python3"
+
+
+async def test_nulls_take_the_defaults_and_params_win_over_the_runs(jp_fetch, store):
+    run_id = store.create_run(notebook="train.ipynb", kind="variant", params={"lr": 0.01, "layers": 4})
+    job = await post_job(jp_fetch, {"notebook": "train.ipynb", "from_run": run_id, "params": {"layers": 8},
+                                    "retries": None, "overlap": None, "every": None})  # fmt: skip
+    assert job["params"] == {"lr": 0.01, "layers": 8} and job["from_run"] == run_id
+    assert job["name"] == "train" and job["schedule"] is None
+    assert (job["retries"], job["overlap"], job["catchup"], job["notify_on"]) == (0, "skip", "latest", "failure")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"cron": 5}, "cron must be a string"),
+        ({"notify": ["x"]}, "notify must be a string"),
+        ({"retries": True}, "retries must be a whole number from 0 to 99"),
+        ({"retries": -1}, "retries must be a whole number from 0 to 99"),
+        ({"concurrency": 1001}, "concurrency must be a whole number from 1 to 1000"),
+        ({"params": ["lr"]}, "params must be an object of parameter names to values"),
+        ({"overlap": "sometimes"}, "overlap must be skip, queue or allow (got 'sometimes')"),
+        ({"catchup": "most"}, "catchup must be none, latest or all (got 'most')"),
+        ({"notify_on": "success"}, "notify_on must be failure or all (got 'success')"),
+        ({"notify": "ftp://x"}, "--notify 'ftp://x': give an http:// or https:// URL"),
+        ({"every": "1h", "cron": "0 2 * * *"}, "give either --cron or --every, not both"),
+        ({"timeout": "forever"}, "--timeout 'forever' is not a duration: write it like 30s, 5m, 2h or 1d"),
+        ({"from_run": "zzzz"}, "--from-run zzzz: no single run matches; list runs with `cellfleet runs ls`"),
+        (
+            {"flavour": 1},
+            "unknown field 'flavour'; the fields are notebook, params, cron, every, name, from_run, "
+            "cluster, timeout, overlap, catchup, notify, notify_on, kernel, retries, concurrency",
+        ),
+    ],
+)
+async def test_bad_options_get_a_400_with_one_line(jp_fetch, store, body, message):
+    code, text = await refused(jp_fetch, {"notebook": "train.ipynb", **body})
+    assert code == 400 and text == message
+
+
+async def test_nothing_is_stored_when_an_option_is_refused(jp_fetch, store):
+    from cellfleet.store.jobs import JobStore
+
+    await refused(jp_fetch, {"notebook": "train.ipynb", "name": "bad", "overlap": "never"})
+    assert JobStore(store).list_jobs() == []
