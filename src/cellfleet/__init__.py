@@ -96,8 +96,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Undo :func:`load_ipython_extension` (``%unload_ext cellfleet``): remove the magics, wait
-    for ``--nowait`` cells, and close the cluster sessions (the embedded cluster stops) and stores."""
+    """Undo :func:`load_ipython_extension` (``%unload_ext cellfleet``): remove the magics, stop
+    the ``--nowait`` cells, and close the cluster sessions (the embedded cluster stops) and stores."""
     from cellfleet.kernel.extension import unload
 
     unload(ipython)

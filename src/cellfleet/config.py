@@ -179,6 +179,11 @@ def run_environment(
     return {name.value: value for name, value in variables.items()}
 
 
+def export_run_environment(variables: Mapping[str, str]) -> None:
+    """Set ``variables`` (from :func:`run_environment`) in this process, for the kernel it starts."""
+    os.environ.update(variables)
+
+
 def with_store(url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """A child process's environment (``base``, default this one's) pointing at the store ``url``."""
     return {**(os.environ if base is None else base), Variable.DB.value: url}

@@ -22,7 +22,7 @@ as an internal traceback::
         └── ScheduleError          a bad --cron, --every or --timeout
 
 Exceptions raised by the cell's own code are re-raised in the notebook as their own
-type, with the worker's traceback attached (see :mod:`cellfleet.runner`).
+type, with the worker's traceback attached (see :mod:`cellfleet.worker.task`).
 """
 
 from __future__ import annotations

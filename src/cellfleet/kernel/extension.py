@@ -1,7 +1,8 @@
 """Loading and unloading the IPython extension (``%load_ext cellfleet`` / ``%unload_ext``).
 
-Loading registers the magics and the cell hooks. Unloading undoes both, waits for the
-``--nowait`` cells still running, and closes what this process holds: its cluster
+Loading registers the magics and the cell hooks. Unloading undoes both, stops the
+``--nowait`` cells still running (as the stop button would) and joins their threads, and
+closes what this process holds: its cluster
 sessions (the embedded cluster stops), its store writers (everything queued is written)
 and its open stores.
 """
@@ -27,7 +28,7 @@ def load(shell: Any) -> None:
 
 
 def unload(shell: Any) -> None:
-    """Remove the magics and hooks, finish the ``--nowait`` cells, and close everything held."""
+    """Remove the magics and hooks, stop the ``--nowait`` cells, and close everything held."""
     magics = shell.magics_manager.registry.pop(CellfleetMagics.__name__, None)
     if isinstance(magics, CellfleetMagics):
         magics.close()

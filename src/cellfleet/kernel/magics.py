@@ -1,14 +1,16 @@
 """The IPython magics: ``%%remote``, ``%pull``, ``%wait`` and ``%cellfleet``.
 
 Each magic parses its arguments (mistakes raise ``UsageError`` saying the fix), then calls
-into :mod:`cellfleet.remote` or :mod:`cellfleet.clusters`.
+into :mod:`cellfleet.kernel.remote` or :mod:`cellfleet.kernel.session`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shlex
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.error import UsageError
@@ -205,6 +207,15 @@ without one (gpu cells then run on CPU with a warning, unless --require-gpu).
 """
 
 
+@contextlib.contextmanager
+def _as_usage_errors() -> Iterator[None]:
+    """Show the kernel's :class:`OptionError` (a mistake in what was asked) as IPython's one-line UsageError."""
+    try:
+        yield
+    except OptionError as error:
+        raise UsageError(str(error)) from None
+
+
 @magics_class
 class CellfleetMagics(Magics):
     """Cellfleet's magics, bound to one IPython shell."""
@@ -214,16 +225,14 @@ class CellfleetMagics(Magics):
         self.runner = RemoteRunner(shell)
 
     def close(self) -> None:
-        """Wait for the ``--nowait`` cells still running (the extension is unloading)."""
+        """Stop the ``--nowait`` cells still running and join their threads (the extension is unloading)."""
         self.runner.close()
 
     @cell_magic
     def remote(self, line: str, cell: str) -> Any:
         options = parse_remote_options(line)
-        try:
+        with _as_usage_errors():
             return self.runner.run(options, cell, _check_settings())
-        except OptionError as error:
-            raise UsageError(str(error)) from None
 
     remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
 
@@ -237,7 +246,8 @@ class CellfleetMagics(Magics):
         if not names:
             raise UsageError("%pull needs the names of remote results, like %pull model data")
         _names(",".join(names), "%pull")
-        self.runner.pull(names)
+        with _as_usage_errors():
+            self.runner.pull(names)
 
     @line_magic
     def adopt(self, line: str) -> None:
@@ -248,7 +258,8 @@ class CellfleetMagics(Magics):
         parts = line.split()
         if len(parts) != 1:
             raise UsageError("%adopt takes one run id, variant index, or best, like %adopt best")
-        self.runner.adopt(parts[0])
+        with _as_usage_errors():
+            self.runner.adopt(parts[0])
 
     @line_magic
     def promote(self, line: str) -> None:
@@ -272,7 +283,8 @@ class CellfleetMagics(Magics):
         if not notebook:
             raise UsageError("%promote: this kernel does not know its notebook's path; write %promote NOTEBOOK.ipynb")
         if spec.from_run == "best":
-            spec = dataclasses.replace(spec, from_run=self.runner.variants.best_run_id())
+            with _as_usage_errors():
+                spec = dataclasses.replace(spec, from_run=self.runner.variants.best_run_id())
         writer_for().flush()  # the runs named by --from-run are in the store
         try:
             print(promotion_summary(notebook, promote(notebook, spec, open_store())))
@@ -285,7 +297,8 @@ class CellfleetMagics(Magics):
         parts = line.split()
         if len(parts) > 1:
             raise UsageError("%wait takes at most one cell name, like %wait train")
-        self.runner.wait(parts[0] if parts else None)
+        with _as_usage_errors():
+            self.runner.wait(parts[0] if parts else None)
 
     @line_magic
     def cellfleet(self, line: str) -> None:

@@ -17,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from cellfleet.kernel.job import CellJob, Output
+from cellfleet.kernel.options import OptionError
 
 __all__ = ["PendingCell", "PendingCells", "Update"]
 
@@ -121,7 +120,7 @@ class PendingCells:
     def check_free(self, name: str) -> None:
         earlier = self.cells.get(name)
         if earlier is not None and not earlier.done.is_set():
-            raise UsageError(f"--nowait cell {name} is still running: %wait {name} first, or give another --name")
+            raise OptionError(f"--nowait cell {name} is still running: %wait {name} first, or give another --name")
 
     def wait_for_writers(self, reads: frozenset[str], label: str) -> None:
         """Before ``label`` runs, wait for the ``--nowait`` cells that assign what it reads."""
@@ -137,7 +136,7 @@ class PendingCells:
         results; re-raise the first error."""
         if name is not None and name not in self.cells:
             known = ", ".join(self.cells) or "none"
-            raise UsageError(f"no --nowait cell is named {name!r} (pending: {known}); name cells with --name")
+            raise OptionError(f"no --nowait cell is named {name!r} (pending: {known}); name cells with --name")
         chosen = [self.cells[name]] if name else list(self.cells.values())
         for pending in chosen:
             self.settle(pending)

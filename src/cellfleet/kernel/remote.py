@@ -14,8 +14,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from cellfleet.config import Settings, load_settings
 from cellfleet.kernel.analysis import CellAnalysis, analyze, cell_filename, uses_ipython
 from cellfleet.kernel.cache import CachedCell, lookup, save
@@ -23,6 +21,7 @@ from cellfleet.kernel.context import cell_number
 from cellfleet.kernel.handles import RemoteHandle
 from cellfleet.kernel.inputs import Inputs, pack
 from cellfleet.kernel.job import CellJob, Output, Status
+from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.outputs import DeferredOutput, LiveOutput, ResultDisplay
 from cellfleet.kernel.pending import PendingCell, PendingCells, Update
 from cellfleet.kernel.placement import Request, resolve
@@ -137,7 +136,7 @@ class RemoteRunner:
 
     def _analyse(self, code: str, label: str, options: RemoteOptions) -> tuple[str, CellAnalysis]:
         if not code.strip():
-            raise UsageError("the %%remote cell is empty: write the code to run below the %%remote line")
+            raise OptionError("the %%remote cell is empty: write the code to run below the %%remote line")
         # A blank first line stands for the %%remote line, so line numbers match the notebook cell.
         source = "\n" + self.shell.transform_cell(code)
         try:
@@ -147,11 +146,11 @@ class RemoteRunner:
             error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
             raise
         if uses_ipython(source):
-            raise UsageError("%magics and !commands cannot run inside a %%remote cell: move them to a local cell")
+            raise OptionError("%magics and !commands cannot run inside a %%remote cell: move them to a local cell")
         for flag, names in (("--keep", options.keep), ("--pull", options.pull)):
             unknown = sorted(names - set(analysis.writes))
             if unknown:
-                raise UsageError(f"{flag} names {', '.join(unknown)}, which the cell does not assign")
+                raise OptionError(f"{flag} names {', '.join(unknown)}, which the cell does not assign")
         return source, analysis
 
     @staticmethod
@@ -188,7 +187,7 @@ class RemoteRunner:
             value = namespace.get(name)
             if not isinstance(value, RemoteHandle):
                 kind = "not defined" if name not in namespace else f"a {type(value).__name__}, already here"
-                raise UsageError(f"%pull {name}: {name!r} is not a remote handle ({kind})")
+                raise OptionError(f"%pull {name}: {name!r} is not a remote handle ({kind})")
         for name in names:
             namespace[name] = namespace[name].pull()
 

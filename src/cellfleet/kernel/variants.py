@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from IPython.core.error import UsageError
 from IPython.display import display
 
 from cellfleet.compare import Row, best_index, direction_of, render_html, render_text
@@ -24,6 +23,7 @@ from cellfleet.errors import CellCancelled
 from cellfleet.kernel.grid import expand_grid, parse_variants
 from cellfleet.kernel.inputs import Inputs, pack
 from cellfleet.kernel.job import CellJob, Output, Status
+from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.prepared import Prepared
 from cellfleet.protocol import CellOutcome, RunKind
 from cellfleet.store.recorder import RunRecorder
@@ -235,7 +235,7 @@ class Variants:
         """Assign a variant's results to the notebook: a run id, a variant index, or ``best``."""
         result = self._choose(which)
         if not result.succeeded:
-            raise UsageError(f"%adopt {which}: run {result.row.run_id} {result.row.status}; adopt one that succeeded")
+            raise OptionError(f"%adopt {which}: run {result.row.run_id} {result.row.status}; adopt one that succeeded")
         self.shell.user_ns.update(result.values)
         names = ", ".join(sorted(result.values)) or "nothing"
         params = ", ".join(f"{k}={v!r}" for k, v in result.row.params.items())
@@ -244,34 +244,34 @@ class Variants:
     def best_run_id(self) -> str:
         """The run id of the best variant of the last group (for ``%promote --from-run best``)."""
         if not self.groups:
-            raise UsageError("--from-run best: no variants have run in this kernel")
+            raise OptionError("--from-run best: no variants have run in this kernel")
         return _best(self.groups[-1]).row.run_id
 
     def _choose(self, which: str) -> VariantResult:
         if which in self.results:
             return self.results[which]
         if not self.groups:
-            raise UsageError("%adopt: no variants have run in this kernel; run a cell with --grid or --variants first")
+            raise OptionError("%adopt: no variants have run in this kernel; run a cell with --grid or --variants first")
         group = self.groups[-1]
         if which.isdigit():
             if int(which) >= len(group.results):
-                raise UsageError(f"%adopt {which}: the last group has variants 0 to {len(group.results) - 1}")
+                raise OptionError(f"%adopt {which}: the last group has variants 0 to {len(group.results) - 1}")
             return group.results[int(which)]
         if which == "best":
             return _best(group)
         matches = [run_id for run_id in self.results if run_id.startswith(which)]
         if len(matches) == 1:
             return self.results[matches[0]]
-        raise UsageError(f"%adopt {which}: not a run of this kernel; give a run id, a variant index, or best")
+        raise OptionError(f"%adopt {which}: not a run of this kernel; give a run id, a variant index, or best")
 
 
 def _best(group: VariantGroup) -> VariantResult:
     if group.target is None:
-        raise UsageError("%adopt best: which metric? run the variants with --maximize METRIC or --minimize METRIC")
+        raise OptionError("%adopt best: which metric? run the variants with --maximize METRIC or --minimize METRIC")
     succeeded = [result for result in group.results if result.succeeded]
     position = best_index([r.row for r in succeeded], group.target, direction_of(group.target, group.directions))
     if position is None:
-        raise UsageError(f"%adopt best: no succeeded variant logged {group.target!r}")
+        raise OptionError(f"%adopt best: no succeeded variant logged {group.target!r}")
     return succeeded[position]
 
 
@@ -279,7 +279,7 @@ def _check_target(group: VariantGroup) -> None:
     for metric in group.directions:
         if not any(metric in result.row.metrics for result in group.results):
             logged = sorted({m for result in group.results for m in result.row.metrics}) or ["none"]
-            raise UsageError(
+            raise OptionError(
                 f"no variant logged the metric {metric!r} named by --maximize/--minimize "
                 f"(they logged: {', '.join(logged)}): check the name, or call cellfleet.log({metric}=...) in the cell"
             )

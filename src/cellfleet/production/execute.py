@@ -18,7 +18,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cellfleet.config import default_url, project_root, run_environment, store_url_from_environment
+from cellfleet.config import (
+    default_url,
+    export_run_environment,
+    project_root,
+    run_environment,
+    store_url_from_environment,
+)
 from cellfleet.ids import new_id
 from cellfleet.production.promote import materialize
 from cellfleet.protocol import RunKind, RunStatus
@@ -103,7 +109,7 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatu
     assert text is not None, f"no notebook version {run['code_hash']}"
     output, _ = run_paths(run_id)
     store.update_run(run_id, output_path=str(output), host=platform.node(), started=time.time())
-    os.environ.update(_environment(run_id, run["notebook"], store.url, job))
+    export_run_environment(_environment(run_id, run["notebook"], store.url, job))
     kernel = (job or {}).get("kernel") or run["environment"].get("kernel")
     status, error = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
     jobs.finish_run(run_id, owner, status=status, error=error, ended=time.time())
@@ -133,7 +139,7 @@ def run_now(
     problems: list[BaseException] = []
     record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields, problems))
     record.start()
-    os.environ.update(_environment(run_id, str(snap.source), url, None))
+    export_run_environment(_environment(run_id, str(snap.source), url, None))
     status, error = _papermill(snap.path, run_id, str(snap.source), params, kernel)
     record.join()
     if problems:

@@ -6,7 +6,7 @@ restarted at any time, and several can share one store:
 
 - each due time of a job is an *occurrence*, inserted under a unique key, so it exists once;
 - a scheduler takes an occurrence by compare-and-set, so exactly one runs it;
-- each run executes in a child process (``python -m cellfleet.production``) with its own
+- each run executes in a child process (``python -m cellfleet.production.execute``) with its own
   kernel, so a timeout or a dying kernel never takes the scheduler down;
 - a scheduler writes a heartbeat; runs left ``running`` by one that stopped beating (or
   whose process is gone) are marked ``interrupted`` and retried per the job's policy.

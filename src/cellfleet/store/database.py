@@ -134,7 +134,7 @@ class Store:
         self, filters: dict[str, str | list[str] | None], sort: str = "-created", limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of runs matching ``filters`` (notebook, cell, kind, status: a value, or a list
-        of values any of which matches), ordered by ``sort`` (see :mod:`cellfleet.run_order`),
+        of values any of which matches), ordered by ``sort`` (see :mod:`cellfleet.store.order`),
         and how many match."""
         columns = {"notebook": runs.c.notebook, "cell": runs.c.cell_id, "kind": runs.c.kind, "status": runs.c.status}
         conditions = [

@@ -11,7 +11,7 @@ import pytest
 from cellfleet.store.database import Store
 from jobs_helpers import cellfleet
 
-PEERS = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "papermill"
+PEERS = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "papermill"
 CASES = {
     "simple_execute": {"msg": "hello"},
     "complex_parameters": {"msg": "hello"},
