@@ -3,7 +3,9 @@
 The embedded cluster is started on first use and reused: a ``LocalCUDACluster`` (one
 worker per GPU, each advertising ``GPU=1``) when NVML sees GPUs, else a ``LocalCluster``.
 Embedded workers also advertise ``CPU`` (their threads) and ``MEMORY`` (their memory
-limit in bytes), so ``--cpus`` and ``--memory`` place cells as ``--gpus`` does.
+limit in bytes), so ``--cpus`` and ``--memory`` place cells as ``--gpus`` does. They
+ignore SIGINT (:mod:`cellfleet.worker.shield`), so the notebook's stop button, which
+signals the kernel's whole process group, stops the cell and never the workers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from distributed import Client
 from cellfleet.errors import ClusterUnavailable
 from cellfleet.gpus import gpu_count
 from cellfleet.protocol import Event, decode_event
+from cellfleet.worker import shield
 
 __all__ = [
     "Session",
@@ -188,6 +191,7 @@ def _start_embedded(workers: int | None) -> Session:
         resources=resources,
         dashboard_address=":0",
         silence_logs=logging.ERROR,
+        preload=[shield.MODULE],
     )
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         if gpus:
