@@ -104,3 +104,15 @@ def test_stop_button_stops_every_variant_of_a_grid(kernel, tmp_path: Path):
     check += "print(any(cellfleet.client().run(running_cells).values()))"
     busy, _ = _run(client, check)
     assert busy.strip() == "False"
+
+
+def test_a_timeout_in_native_code_restarts_its_worker_without_a_false_retry(kernel):
+    _, client = kernel
+    _run(client, "%%remote\nx = 1")
+    # time.sleep in a worker thread cannot be interrupted: the worker is restarted to stop it
+    text, errors = _run(client, "%%remote --timeout 1\nimport time\ntime.sleep(600)")
+    assert errors == ["CellTimeout"] and "was stopped" in text
+    assert "retrying" not in text and "died" not in text
+    for _ in range(3):  # the next, unrelated cells see nothing of it
+        text, errors = _run(client, "%%remote\nimport os\nprint('clean', os.getpid())", timeout=60)
+        assert errors == [] and text.startswith("clean") and "retrying" not in text

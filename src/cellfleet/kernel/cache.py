@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cellfleet.kernel.context import run_writer
 from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.job import Output, Status, load_values
 from cellfleet.protocol import CellOutcome, DisplayItem, OutputItem, RunStatus, StreamItem, decode_item, encode_item
 from cellfleet.store.database import encode_json
-from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
+from cellfleet.store.recorder import RunRecorder, code_hash
 
 __all__ = ["CacheHit", "CachedCell", "lookup", "save"]
 
@@ -34,20 +35,25 @@ class CacheHit:
     run_id: str
     outcome: CellOutcome
     outputs: tuple[OutputItem, ...]
+    metrics: dict[str, float]
+    """The stored run's final metrics."""
 
 
 def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | None:
-    """The newest matching succeeded run with stored results, if any."""
-    writer = writer_for()
+    """The newest matching succeeded run with stored results, if any (none while tracking is off)."""
+    writer = run_writer()
     writer.flush()  # runs saved moments ago count too
     store = writer.store
+    if store is None:
+        return None
     run_id = store.find_cached(code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
     blob = store.load_results(run_id) if run_id else None
     if run_id is None or blob is None:
         return None
     stored = pickle.loads(blob)
     outcome = CellOutcome(worker=None, gpu=None, stash="", values=stored["values"], result=stored["result"])
-    return CacheHit(run_id, outcome, tuple(decode_item(wire) for wire in stored["outputs"]))
+    outputs = tuple(decode_item(wire) for wire in stored["outputs"])
+    return CacheHit(run_id, outcome, outputs, store.final_metrics([run_id]).get(run_id, {}))
 
 
 def save(recorder: RunRecorder, outcome: CellOutcome, outputs: Sequence[OutputItem]) -> bool:
@@ -81,7 +87,7 @@ class CachedCell:
         self.output.stream(
             "stderr", f"cellfleet: cache hit: results restored from run {self.hit.run_id}, not run again\n"
         )
-        self.recorder.latest.update(self.recorder.writer.store.final_metrics([self.hit.run_id])[self.hit.run_id])
+        self.recorder.latest.update(self.hit.metrics)
         self.status.finished("cached")
         self.recorder.finish(RunStatus.SUCCEEDED, cached_from=self.hit.run_id)
         return self.hit.outcome

@@ -1,15 +1,22 @@
-"""The kernel's context for runs: which notebook and cell is executing, and the run that
-records ``cellfleet.log`` calls made in local (not remote) cells."""
+"""The kernel's context for runs: which notebook and cell is executing, the store writer
+its runs go to, and the run that records ``cellfleet.log`` calls made in local (not
+remote) cells.
+
+A store that cannot be opened never stops a cell: tracking is off for that cell, with one
+warning line naming the store and the fix; the next cell tries the store again.
+"""
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from cellfleet.config import run_context
+from cellfleet.errors import StoreError
 from cellfleet.protocol import RunKind, RunStatus
-from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
+from cellfleet.store.recorder import RunRecorder, StoreWriter, code_hash, writer_for
 
 __all__ = [
     "CellContext",
@@ -18,8 +25,12 @@ __all__ = [
     "local_recorder",
     "notebook_path",
     "register_hooks",
+    "run_writer",
     "unregister_hooks",
 ]
+
+STORE_WAIT = 5.0
+"""Seconds a cell waits for a store another process holds locked before tracking goes off."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ _lock = threading.Lock()
 _cell = CellContext("", "", "", None)
 _local: RunRecorder | None = None
 _production: RunRecorder | None = None
+_off: tuple[CellContext, StoreWriter] | None = None
+_off_lock = threading.Lock()
 
 
 def notebook_path(shell: Any = None) -> str:
@@ -61,6 +74,34 @@ def cell_number(shell: Any) -> int | None:
 
 def current_cell() -> CellContext:
     return _cell
+
+
+def run_writer() -> StoreWriter:
+    """The writer this cell's runs go to; when the store cannot be opened, a writer that
+    records nothing, after one warning line (once per cell)."""
+    global _off
+    cell = _cell
+    with _off_lock:
+        if _off is not None and _off[0] is cell:
+            return _off[1]
+    try:
+        return writer_for(open_wait=STORE_WAIT)
+    except StoreError as error:
+        off = StoreWriter(None, problem=str(error))
+        with _off_lock:
+            _off = (cell, off)
+        print(
+            f"cellfleet: tracking is off for this cell, which still runs: {error}; {_fix(error)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return off
+
+
+def _fix(error: StoreError) -> str:
+    if "locked" in str(error):
+        return f"another process held it locked for over {STORE_WAIT:g} s; the next cell tries again"
+    return "move the store aside, or set CELLFLEET_DB to a store that works, to record runs again"
 
 
 def register_hooks(shell: Any) -> None:
@@ -107,7 +148,7 @@ def local_recorder() -> RunRecorder:
     if production_run:
         with _lock:
             if _production is None or _production.run_id != production_run:
-                _production = RunRecorder(writer_for(), run_id=production_run)
+                _production = RunRecorder(run_writer(), run_id=production_run)
             return _production
     with _lock:
         if _local is None:
@@ -117,7 +158,7 @@ def local_recorder() -> RunRecorder:
             number = cell_number(get_ipython())
             label = f"In[{number}]" if number is not None else "local"
             _local = RunRecorder(
-                writer_for(),
+                run_writer(),
                 notebook=cell.notebook,
                 cell_id=cell.cell_id,
                 cell_name=label,

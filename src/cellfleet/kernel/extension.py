@@ -1,6 +1,8 @@
 """Loading and unloading the IPython extension (``%load_ext cellfleet`` / ``%unload_ext``).
 
-Loading registers the magics and the cell hooks. Unloading undoes both, stops the
+Loading registers the magics and the cell hooks, and opens the store, whose writer marks
+the runs of kernels that went away ``interrupted`` (a store that cannot be opened is left
+for the first cell that records a run to report). Unloading undoes both, stops the
 ``--nowait`` cells still running (as the stop button would) and joins their threads, and
 closes what this process holds: its cluster
 sessions (the embedded cluster stops), its store writers (everything queued is written)
@@ -12,6 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from cellfleet.errors import StoreError
 from cellfleet.kernel.context import register_hooks, unregister_hooks
 from cellfleet.kernel.magics import CellfleetMagics
 from cellfleet.kernel.session import sessions
@@ -20,11 +23,18 @@ from cellfleet.store.recorder import writers
 
 __all__ = ["close_process_state", "load", "unload"]
 
+_LOAD_WAIT = 1.0
+"""Seconds loading waits for a store another process holds locked."""
+
 
 def load(shell: Any) -> None:
     """Register the magics and the cell hooks on ``shell``."""
     shell.register_magics(CellfleetMagics(shell))
     register_hooks(shell)
+    try:
+        writers.writer_for(open_wait=_LOAD_WAIT)
+    except StoreError:
+        pass  # not this moment's business: the first cell that records a run says why tracking is off
 
 
 def unload(shell: Any) -> None:

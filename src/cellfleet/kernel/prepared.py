@@ -8,12 +8,12 @@ from typing import Any
 from cellfleet.config import Settings, run_context
 from cellfleet.ids import new_id
 from cellfleet.kernel.analysis import CellAnalysis, cell_filename
-from cellfleet.kernel.context import current_cell, notebook_path
+from cellfleet.kernel.context import current_cell, notebook_path, run_writer
 from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.remote_cell import Launch
 from cellfleet.kernel.session import Session
 from cellfleet.protocol import CellSpec, RunKind
-from cellfleet.store.recorder import RunRecorder, code_hash, writer_for
+from cellfleet.store.recorder import RunRecorder, code_hash
 
 __all__ = ["Prepared"]
 
@@ -51,7 +51,7 @@ class Prepared:
         if job_id:  # a %%remote cell of a production run
             fields = {**fields, "kind": RunKind.PRODUCTION, "job_id": job_id}
         return RunRecorder(
-            writer_for(),
+            run_writer(),
             notebook=cell.notebook or notebook_path(shell),
             cell_id=cell.cell_id,
             cell_name=self.label,

@@ -33,7 +33,17 @@ from cellfleet.store.schema import (
     upgrade,
 )
 
-__all__ = ["MetricPoint", "Store", "StoreRegistry", "decode_row", "encode_json", "open_store", "stores"]
+__all__ = [
+    "MetricPoint",
+    "Store",
+    "StoreRegistry",
+    "decode_row",
+    "describe_error",
+    "encode_json",
+    "open_store",
+    "safe_url",
+    "stores",
+]
 
 
 def _engine(url: str, busy_timeout: float = 60.0) -> Engine:
@@ -67,21 +77,38 @@ class MetricPoint:
     logged: float = 0.0
 
 
+def safe_url(url: str) -> str:
+    """``url`` as it may be shown: the password, if any, masked."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a store failure: the driver's own error, without SQLAlchemy's background link."""
+    cause = getattr(error, "orig", None) if isinstance(error, sa.exc.DBAPIError) else None
+    shown = cause if isinstance(cause, BaseException) else error
+    text = " ".join(str(shown).split("(Background on this error at:")[0].split())
+    return f"{type(shown).__name__}: {text}" if text else type(shown).__name__
+
+
 class Store:
     """A handle on the experiment store; safe to share between threads.
 
     ``busy_timeout``: the seconds a SQLite write waits for another process's lock before
     ``OperationalError: database is locked`` (60 by default; the Jupyter server waits less).
+    ``open_wait``: the seconds opening waits for that lock when the schema must be created
+    or upgraded (default ``busy_timeout``); past it, :class:`StoreError`.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 60.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 60.0, open_wait: float | None = None) -> None:
         self.url = url
         try:
             self.engine = _engine(url, busy_timeout)
-            upgrade(self.engine)
+            upgrade(self.engine, lock_wait=open_wait)
         except (sa.exc.SQLAlchemyError, OSError) as error:
-            problem = f"{error.__class__.__name__}: {error}"
-            raise StoreError(f"cannot open the experiment store at {url}: {problem}") from None
+            raise StoreError(f"cannot open the experiment store at {safe_url(url)}: {describe_error(error)}") from None
         self.root = _artifact_root(url)
 
     # runs -----------------------------------------------------------------
@@ -129,6 +156,15 @@ class Store:
                 query = query.where(runs.c[column] == value)
         with self.engine.connect() as connection:
             return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
+
+    def unfinished_runs(self, owner_prefix: str) -> list[dict[str, Any]]:
+        """The queued and running runs whose owner starts with ``owner_prefix``."""
+        unfinished = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]
+        query = sa.select(runs.c.id, runs.c.owner).where(
+            runs.c.status.in_(unfinished), runs.c.owner.startswith(owner_prefix, autoescape=True)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
 
     def page_runs(
         self, filters: dict[str, str | list[str] | None], sort: str = "-created", limit: int = 100, offset: int = 0
@@ -305,12 +341,13 @@ class StoreRegistry:
         self._stores: dict[str, Store] = {}
         self._lock = threading.Lock()
 
-    def open(self, url: str | None = None) -> Store:
-        """The shared :class:`Store` for ``url`` (default :func:`default_url`)."""
+    def open(self, url: str | None = None, open_wait: float | None = None) -> Store:
+        """The shared :class:`Store` for ``url`` (default :func:`default_url`); ``open_wait``
+        bounds the wait for another process's lock when it must be created (see :class:`Store`)."""
         url = url or default_url()
         with self._lock:
             if url not in self._stores:
-                self._stores[url] = Store(url)
+                self._stores[url] = Store(url, open_wait=open_wait)
             return self._stores[url]
 
     def close(self) -> None:
@@ -325,6 +362,6 @@ stores = StoreRegistry()
 """This process's open stores."""
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, open_wait: float | None = None) -> Store:
     """The shared :class:`Store` for ``url`` (default :func:`default_url`)."""
-    return stores.open(url)
+    return stores.open(url, open_wait)

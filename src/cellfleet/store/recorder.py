@@ -8,7 +8,9 @@ everything queued so far is written.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
+import os
 import platform
 import queue
 import sys
@@ -18,11 +20,23 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import psutil
+
 from cellfleet.ids import new_id
 from cellfleet.protocol import RunStatus
-from cellfleet.store.database import MetricPoint, Store, open_store
+from cellfleet.store.database import MetricPoint, Store, describe_error, open_store
 
-__all__ = ["OUTPUT_EXCERPT", "RunRecorder", "StoreWriter", "WriterRegistry", "code_hash", "writer_for", "writers"]
+__all__ = [
+    "OUTPUT_EXCERPT",
+    "RunRecorder",
+    "StoreWriter",
+    "WriterRegistry",
+    "code_hash",
+    "mark_orphaned_runs",
+    "process_owner",
+    "writer_for",
+    "writers",
+]
 
 OUTPUT_EXCERPT = 8 * 2**10
 """Characters of a run's output kept in the store."""
@@ -35,30 +49,47 @@ def code_hash(code: str) -> str:
 
 
 class StoreWriter:
-    """Writes to one store from a background thread, in the order asked."""
+    """Writes to one store from a background thread, in the order asked.
 
-    def __init__(self, store: Store) -> None:
+    A writer made with ``store=None`` is *off*: it records nothing (tracking is off because
+    the store cannot be opened; ``problem`` says why) and runs no thread.
+    """
+
+    def __init__(self, store: Store | None, problem: str = "") -> None:
         self.store = store
+        self.problem = problem
         self._queue: queue.Queue[Any] = queue.Queue()
         self.errors: list[str] = []
         self._thread = threading.Thread(target=self._run, name="cellfleet-store-writer", daemon=True)
-        self._thread.start()
+        if store is not None:
+            self._thread.start()
+
+    @property
+    def tracking(self) -> bool:
+        """Whether what is queued reaches a store."""
+        return self.store is not None
 
     def call(self, action: Callable[[Store], Any]) -> None:
         """Queue ``action(store)``."""
-        self._queue.put(action)
+        if self.tracking:
+            self._queue.put(action)
 
     def metric(self, point: MetricPoint) -> None:
-        self._queue.put(point)
+        if self.tracking:
+            self._queue.put(point)
 
     def flush(self, timeout: float = 60.0) -> bool:
         """Wait until everything queued before this call is written."""
+        if not self.tracking:
+            return True
         done = threading.Event()
         self._queue.put(done)
         return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
         """Write what is queued, then end the writer thread; False if it did not end in time."""
+        if not self.tracking:
+            return True
         self._queue.put(_STOP)
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -86,10 +117,11 @@ class StoreWriter:
 
     def _guarded(self, action: Callable[[Store], Any]) -> None:
         try:
-            action(self.store)
+            action(self.store)  # type: ignore[arg-type]  # only a tracking writer runs its thread
         except Exception as error:  # a store problem must never break the notebook
-            self.errors.append(f"{type(error).__name__}: {error}")
-            print(f"cellfleet: could not write to the experiment store: {error}", file=sys.stderr)
+            problem = describe_error(error)
+            self.errors.append(problem)
+            print(f"cellfleet: could not write to the experiment store: {problem}", file=sys.stderr)
 
 
 class WriterRegistry:
@@ -101,12 +133,19 @@ class WriterRegistry:
         self._lock = threading.Lock()
         self._exit_registered = False
 
-    def writer_for(self, url: str | None = None) -> StoreWriter:
-        """The shared writer of the store at ``url`` (default: the configured store)."""
-        store = open_store(url)
+    def writer_for(self, url: str | None = None, open_wait: float | None = None) -> StoreWriter:
+        """The shared writer of the store at ``url`` (default: the configured store).
+
+        Raises :class:`~cellfleet.errors.StoreError` when the store cannot be opened
+        (``open_wait`` bounds the wait for another process's lock, see :class:`Store`).
+        The first writer of each store marks the runs of kernels that went away
+        ``interrupted`` (:func:`mark_orphaned_runs`), off the caller's thread.
+        """
+        store = open_store(url, open_wait)
         with self._lock:
             if store.url not in self._writers:
-                self._writers[store.url] = StoreWriter(store)
+                writer = self._writers[store.url] = StoreWriter(store)
+                writer.call(mark_orphaned_runs)
             if not self._exit_registered:
                 atexit.register(self.close)
                 self._exit_registered = True
@@ -133,9 +172,9 @@ writers = WriterRegistry()
 """This process's store writers."""
 
 
-def writer_for(url: str | None = None) -> StoreWriter:
+def writer_for(url: str | None = None, open_wait: float | None = None) -> StoreWriter:
     """The shared writer of the store at ``url`` (default: the configured store)."""
-    return writers.writer_for(url)
+    return writers.writer_for(url, open_wait)
 
 
 class RunRecorder:
@@ -150,6 +189,7 @@ class RunRecorder:
         self.started: float | None = None
         if run_id is None:
             fields.setdefault("environment", _kernel_environment())
+            fields.setdefault("owner", process_owner())
             writer.call(lambda store: store.create_run(id=self.run_id, status=RunStatus.QUEUED, **fields))
 
     def running(self, worker: str | None, gpu: str | None) -> None:
@@ -181,3 +221,41 @@ class RunRecorder:
 
 def _kernel_environment() -> dict[str, str]:
     return {"python": platform.python_version(), "kernel_host": platform.node()}
+
+
+_OWNER_PREFIX = "kernel:"
+
+
+@functools.cache
+def process_owner() -> str:
+    """This process as the owner of the runs it records: ``kernel:PID:START@HOST``.
+
+    The start time tells a live process from a later one that reuses its pid.
+    """
+    started = int(psutil.Process().create_time())
+    return f"{_OWNER_PREFIX}{os.getpid()}:{started}@{platform.node()}"[:64]
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """Whether the process named by ``owner`` still runs; ``None`` when it is on another host."""
+    head, _, host = owner.removeprefix(_OWNER_PREFIX).partition("@")
+    if host != platform.node()[: len(host)] or not host:
+        return None
+    pid, _, started = head.partition(":")
+    try:
+        return int(psutil.Process(int(pid)).create_time()) == int(started)
+    except (psutil.Error, ValueError):
+        return False
+
+
+def mark_orphaned_runs(store: Store) -> list[str]:
+    """Mark ``interrupted`` the queued and running runs recorded by kernels on this host that
+    went away (a restart, a crash) before their cells ended; returns their ids."""
+    orphans = []
+    for run in store.unfinished_runs(owner_prefix=_OWNER_PREFIX):
+        if _owner_alive(run["owner"]) is False:
+            orphans.append(run["id"])
+    error = "the kernel that ran this cell went away (restarted, shut down or crashed) before the cell ended"
+    for run_id in orphans:
+        store.update_run(run_id, status=RunStatus.INTERRUPTED, ended=time.time(), error=error)
+    return orphans

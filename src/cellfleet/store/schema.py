@@ -11,6 +11,9 @@ store brings it up to date inside one transaction.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -219,30 +222,33 @@ def _upgrade_to_4(connection: sa.Connection) -> None:
 _UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3, 4: _upgrade_to_4}
 
 
-def upgrade(engine: Engine, target: int = SCHEMA_VERSION) -> int:
+def upgrade(engine: Engine, target: int = SCHEMA_VERSION, lock_wait: float | None = None) -> int:
     """Bring the schema up to ``target``; returns the version it was at.
 
     Several processes may open a new store at once: one that loses the race to create a
-    table or column finds the work done, reads the version again and carries on.
+    table or column finds the work done, reads the version again and carries on. On
+    SQLite, ``lock_wait`` bounds the wait for another process's write lock (default: the
+    engine's busy timeout); a lock held longer is raised, not waited for again.
     """
     for attempt in range(3):
         try:
-            return _upgrade_once(engine, target)
+            return _upgrade_once(engine, target, lock_wait)
         except sa.exc.OperationalError as error:
-            if attempt == 2 or not any(word in str(error) for word in ("duplicate column", "already exists", "locked")):
+            if attempt == 2 or not any(word in str(error) for word in ("duplicate column", "already exists")):
                 raise
     raise AssertionError("unreachable")
 
 
-def _upgrade_once(engine: Engine, target: int) -> int:
+def _upgrade_once(engine: Engine, target: int, lock_wait: float | None) -> int:
     with engine.connect() as connection:  # a store already up to date opens without the write lock
         found = schema_version(connection)
     if found >= target:
         _check_known(found)
         return found
     with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
+        with _lock_wait(connection, lock_wait):
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
         found = schema_version(connection)
         _check_known(found)
         for version in range(found + 1, target + 1):
@@ -250,6 +256,20 @@ def _upgrade_once(engine: Engine, target: int) -> int:
         if target > found:
             _set_version(connection, target)
     return found
+
+
+@contextlib.contextmanager
+def _lock_wait(connection: sa.Connection, seconds: float | None) -> Iterator[None]:
+    """On SQLite, wait at most ``seconds`` for the write lock inside the block."""
+    if seconds is None or connection.dialect.name != "sqlite":
+        yield
+        return
+    previous = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(previous or 0)}")
 
 
 def _check_known(found: int) -> None:
