@@ -70,10 +70,12 @@ class OccurrenceState(str, enum.Enum):
 
 
 class JobState(str, enum.Enum):
-    """Whether a job's schedule fires."""
+    """Whether a job's schedule fires: ``broken`` when it cannot compute its next time
+    (a row no promotion would write now); the scheduler passes it by and runs the others."""
 
     ACTIVE = "active"
     PAUSED = "paused"
+    BROKEN = "broken"
 
     def __str__(self) -> str:
         return self.value
@@ -142,6 +144,8 @@ class CellSpec:
     keep: frozenset[str] = frozenset()
     pull: frozenset[str] = frozenset()
     topic: str | None = None
+    unavailable: frozenset[str] = frozenset()
+    """Notebook-only names the cell reads (``Out``, ``get_ipython``): stand-ins raise a clear error."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,10 @@ class CellOutcome:
     stash: str
     values: dict[str, bytes] = field(default_factory=dict)
     kept: dict[str, ValueInfo] = field(default_factory=dict)
+    mutated: tuple[str, ...] = ()
+    """Names in ``values`` that are inputs changed in place (applied in place where possible)."""
+    deleted: tuple[str, ...] = ()
+    """Inputs the cell deleted."""
     result: tuple[dict[str, Any], dict[str, Any]] | None = None
     outputs: list[OutputItem] = field(default_factory=list)
     events_sent: int = 0

@@ -3,13 +3,13 @@ kernel's whole process group, which holds the embedded cluster's workers too."""
 
 from __future__ import annotations
 
-import queue
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+
+from kernel_helpers import execute
 
 WORKERS = "import cellfleet\nprint(sorted(cellfleet.client().scheduler_info(n_workers=-1)['workers']))"
 
@@ -31,33 +31,9 @@ def kernel() -> Iterator[tuple]:
 
 
 def _run(client, code: str, tick: Callable[[], None] | None = None, timeout: float = 120) -> tuple[str, list[str]]:
-    """Execute ``code`` (calling ``tick`` while it runs); everything it printed or displayed,
-    and the names of its errors."""
-    texts: list[str] = []
-    errors: list[str] = []
-    msg_id = client.execute(code)
-    deadline = time.monotonic() + timeout
-    while True:
-        if tick is not None:
-            tick()
-        try:
-            message = client.get_iopub_msg(timeout=0.2)
-        except queue.Empty:
-            if time.monotonic() > deadline:
-                pytest.fail(f"the kernel stopped answering while running {code.splitlines()[0]!r}")
-            continue
-        if message["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = message["msg_type"], message["content"]
-        if kind == "status" and content["execution_state"] == "idle":
-            return "".join(texts), errors
-        if kind == "stream":
-            texts.append(content["text"])
-        elif kind in ("display_data", "execute_result"):
-            texts.append(content["data"].get("text/plain", ""))
-        elif kind == "error":
-            errors.append(content["ename"])
-            texts.append("\n".join(content["traceback"]))
+    """Everything ``code`` printed or displayed, and the names of its errors."""
+    reply = execute(client, code, tick, timeout)
+    return reply.text, [name for name, _ in reply.errors]
 
 
 def _interrupt_when_started(manager, started: Path, runs: int) -> Callable[[], None]:

@@ -9,7 +9,9 @@ anywhere before it is certainly assigned counts as read.
 from __future__ import annotations
 
 import ast
+import io
 import symtable
+import tokenize
 from dataclasses import dataclass
 
 __all__ = ["CellAnalysis", "analyze", "cell_filename", "uses_ipython"]
@@ -23,9 +25,9 @@ _DEFINITE = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
     ast.ClassDef,
-    ast.With,
-    ast.AsyncWith,
 )
+"""``with`` is not among them: a context manager may swallow an exception
+(``contextlib.suppress``) before the block's assignments ran."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class CellAnalysis:
     writes: tuple[str, ...]
     """Module-level names the cell assigns, in first-assignment order."""
     deletes: frozenset[str]
-    """Names the cell deletes at module level (``del x``) and does not re-assign."""
+    """Names the cell may delete at module level (``del x``, also inside ``if`` or loops)."""
     displays_last: bool
     """Whether the last statement is an expression whose value is displayed."""
 
@@ -57,12 +59,13 @@ def _nested_globals(table: symtable.SymbolTable) -> tuple[set[str], set[str]]:
     writes: set[str] = set()
     for child in table.get_children():
         for symbol in child.get_symbols():
+            name = symbol.get_name()
             if symbol.is_declared_global() and symbol.is_assigned():
-                writes.add(symbol.get_name())
-            elif symbol.is_global() and symbol.is_referenced():
-                reads.add(symbol.get_name())
-            elif child.get_type() == "class" and symbol.is_referenced() and not symbol.is_assigned():
-                reads.add(symbol.get_name())  # class bodies read globals by name
+                writes.add(name)
+            if symbol.is_global() and symbol.is_referenced():
+                reads.add(name)  # ``global n; n += 1`` reads it too
+            elif child.get_type() == "class" and symbol.is_referenced():
+                reads.add(name)  # a class body reads globals by name, even ``k = k + 1``
         deeper_reads, deeper_writes = _nested_globals(child)
         reads |= deeper_reads
         writes |= deeper_writes
@@ -77,24 +80,33 @@ def _statement_names(node: ast.stmt) -> tuple[set[str], list[str], set[str]]:
     nested_reads, nested_writes = _nested_globals(table)
     reads |= nested_reads
     writes += sorted(nested_writes - set(writes))
-    reads |= _augmented_names(ast.Module(body=[node], type_ignores=[]))
-    deletes = set()
-    if isinstance(node, ast.Delete):
-        deletes = {t.id for t in node.targets if isinstance(t, ast.Name)}
-        reads |= deletes
+    reads |= _augmented_names(node)
+    deletes = {t.id for t in node.targets if isinstance(t, ast.Name)} if isinstance(node, ast.Delete) else set()
+    reads |= _deleted_names(node)  # ``del x`` needs the notebook's ``x``, at any depth
     return reads, writes, deletes
 
 
-def _augmented_names(node: ast.AST) -> set[str]:
-    """Names updated in place (``x += 1``) in module scope: they read the old value."""
-    found: set[str] = set()
+def _module_scope(node: ast.AST) -> list[ast.AST]:
+    """``node``'s descendants that run in module scope (not inside functions or classes)."""
+    found: list[ast.AST] = []
     for child in ast.iter_child_nodes(node):
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        if isinstance(child, ast.AugAssign) and isinstance(child.target, ast.Name):
-            found.add(child.target.id)
-        found |= _augmented_names(child)
+        found.append(child)
+        found += _module_scope(child)
     return found
+
+
+def _deleted_names(node: ast.stmt) -> set[str]:
+    """Names deleted in module scope by ``node``, inside ``if``, loops and ``try`` too."""
+    deletes = [d for d in [node, *_module_scope(node)] if isinstance(d, ast.Delete)]
+    return {t.id for d in deletes for t in d.targets if isinstance(t, ast.Name)}
+
+
+def _augmented_names(node: ast.stmt) -> set[str]:
+    """Names updated in place (``x += 1``) in module scope: they read the old value."""
+    updates = [u for u in [node, *_module_scope(node)] if isinstance(u, ast.AugAssign)]
+    return {u.target.id for u in updates if isinstance(u.target, ast.Name)}
 
 
 def analyze(source: str, filename: str = "<cell>") -> CellAnalysis:
@@ -112,7 +124,7 @@ def analyze(source: str, filename: str = "<cell>") -> CellAnalysis:
             deletes.discard(name)
         if isinstance(node, _DEFINITE):
             certain.update(node_writes)
-        deletes |= node_deletes
+        deletes |= _deleted_names(node)
         certain -= node_deletes
     displays_last = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(source)
     return CellAnalysis(
@@ -124,8 +136,13 @@ def analyze(source: str, filename: str = "<cell>") -> CellAnalysis:
 
 
 def _ends_with_semicolon(source: str) -> bool:
-    lines = [line.split("#", 1)[0].rstrip() for line in source.rstrip().splitlines()]
-    return bool(lines) and lines[-1].endswith(";")
+    """Whether the last token of the code is ``;`` (IPython then shows no result)."""
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in skip]
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return bool(tokens) and tokens[-1].exact_type == tokenize.SEMI
 
 
 def uses_ipython(source: str) -> bool:

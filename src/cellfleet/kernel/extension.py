@@ -12,6 +12,7 @@ and its open stores.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 from cellfleet.errors import StoreError
@@ -27,8 +28,13 @@ _LOAD_WAIT = 1.0
 """Seconds loading waits for a store another process holds locked."""
 
 
+_DASK_ADVICE = "Sending large graph"
+"""Dask's warning on large task graphs: a cell's inputs travel in its graph on purpose."""
+
+
 def load(shell: Any) -> None:
     """Register the magics and the cell hooks on ``shell``."""
+    warnings.filterwarnings("ignore", message=_DASK_ADVICE, category=UserWarning, module="distributed")
     shell.register_magics(CellfleetMagics(shell))
     register_hooks(shell)
     try:

@@ -7,8 +7,10 @@ used where it is and never passes through the kernel.
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import re
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +19,14 @@ import cloudpickle
 
 from cellfleet.errors import HandleError, SerializationError
 from cellfleet.kernel.handles import RemoteHandle
+from cellfleet.rebind import with_globals
 
-__all__ = ["Inputs", "pack"]
+__all__ = ["Inputs", "notebook_only", "pack"]
 
-_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "_", "__", "___", "_i", "_ii", "_iii"})
-_IPYTHON_PATTERN = re.compile(r"^_(i|ih|oh|dh|\d+|i\d+)$")
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "_i", "_ii", "_iii"})
+_IPYTHON_PATTERN = re.compile(r"^_(ih|oh|dh|i\d+)$")
+"""Notebook-only names that never travel (``_``, ``__``, ``___`` and ``_N`` do: they are values)."""
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME"})
 LINEAGE_LIMIT = 2**20
 """Inputs up to this many bytes are kept with kept results, so Dask can recompute them."""
 
@@ -63,28 +68,67 @@ def _is_ipython_internal(name: str) -> bool:
     return name in _IPYTHON_NAMES or bool(_IPYTHON_PATTERN.match(name))
 
 
+def notebook_only(names: Iterable[str]) -> frozenset[str]:
+    """The names among ``names`` that exist only in the notebook (``Out``, ``get_ipython``)."""
+    return frozenset(name for name in names if _is_ipython_internal(name))
+
+
 def _type_name(value: Any) -> str:
     kind = type(value)
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def pack(reads: Iterable[str], namespace: Mapping[str, Any], cluster: str) -> Inputs:
-    """Serialize the names in ``reads`` that the notebook defines."""
+    """Serialize the names in ``reads`` that the notebook defines, and the notebook globals
+    that the notebook's functions among them use (so they see the same values remotely)."""
     inputs = Inputs()
     names, futures = [], []
-    for name in sorted(reads):
-        if name not in namespace or _is_ipython_internal(name):
-            continue  # a builtin, or a NameError the worker will raise as a local run would
+    wanted = set(reads)
+    for name in sorted(_with_function_globals(wanted - notebook_only(wanted), namespace)):
         value = namespace[name]
         if isinstance(value, RemoteHandle):
             _check_handle(value, cluster)
             names.append(name)
             futures.append(value.future)
             continue
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            value = with_globals(value, {"__name__": "__main__"})  # its globals travel by name
         inputs.packed[name] = _dumps(name, value, "variable")
     inputs.handle_names = tuple(names)
     inputs.handle_futures = tuple(futures)
     return inputs
+
+
+def _with_function_globals(names: set[str], namespace: Mapping[str, Any]) -> set[str]:
+    """``names`` the notebook defines, plus the globals its functions and classes use, transitively."""
+    found: set[str] = set()
+    todo = [name for name in names if name in namespace]
+    while todo:
+        name = todo.pop()
+        if name in found or _is_ipython_internal(name):
+            continue
+        found.add(name)
+        todo += [n for n in _globals_used(namespace[name], namespace) if n in namespace and n not in found]
+    return found
+
+
+def _globals_used(value: Any, namespace: Mapping[str, Any]) -> set[str]:
+    """The global names a function (or a class's methods) defined in the notebook reads or writes."""
+    if isinstance(value, type) and value.__module__ == "__main__":
+        members = [getattr(m, "__func__", m) for m in vars(value).values()]
+        members += [p.fget for p in vars(value).values() if isinstance(p, property)]
+        return set().union(*(_globals_used(m, namespace) for m in members if m is not value))
+    if not isinstance(value, types.FunctionType) or value.__globals__ is not namespace:
+        return set()
+    return _code_globals(value.__code__)
+
+
+def _code_globals(code: types.CodeType) -> set[str]:
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in _GLOBAL_OPS}
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            names |= _code_globals(constant)
+    return names
 
 
 def _dumps(name: str, value: Any, what: str) -> bytes:

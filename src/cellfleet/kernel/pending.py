@@ -19,24 +19,12 @@ from typing import Any
 
 from cellfleet.kernel.job import CellJob, Output
 from cellfleet.kernel.options import OptionError
+from cellfleet.kernel.update import Update
 
-__all__ = ["PendingCell", "PendingCells", "Update"]
+__all__ = ["PendingCell", "PendingCells"]
 
 CLOSE_TIMEOUT = 60.0
 """Seconds :meth:`PendingCells.close` waits for each cancelled cell's thread."""
-
-
-@dataclass(frozen=True)
-class Update:
-    """What a finished cell changes in the namespace."""
-
-    values: dict[str, Any]
-    deletes: frozenset[str] = frozenset()
-
-    def apply(self, namespace: dict[str, Any]) -> None:
-        namespace.update(self.values)
-        for name in self.deletes:
-            namespace.pop(name, None)
 
 
 @dataclass

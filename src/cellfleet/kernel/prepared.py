@@ -9,7 +9,7 @@ from cellfleet.config import Settings, run_context
 from cellfleet.ids import new_id
 from cellfleet.kernel.analysis import CellAnalysis, cell_filename
 from cellfleet.kernel.context import current_cell, notebook_path, run_writer
-from cellfleet.kernel.inputs import Inputs
+from cellfleet.kernel.inputs import Inputs, notebook_only
 from cellfleet.kernel.remote_cell import Launch
 from cellfleet.kernel.session import Session
 from cellfleet.protocol import CellSpec, RunKind
@@ -42,6 +42,7 @@ class Prepared:
             threshold=self.settings.remote_threshold,
             keep=self.options.keep,
             pull=self.options.pull,
+            unavailable=notebook_only(self.analysis.reads),
         )
 
     def recorder(self, shell: Any, inputs: Inputs, **fields: Any) -> RunRecorder:

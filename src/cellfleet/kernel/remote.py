@@ -23,12 +23,13 @@ from cellfleet.kernel.inputs import Inputs, pack
 from cellfleet.kernel.job import CellJob, Output, Status
 from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.outputs import DeferredOutput, LiveOutput, ResultDisplay
-from cellfleet.kernel.pending import PendingCell, PendingCells, Update
+from cellfleet.kernel.pending import PendingCell, PendingCells
 from cellfleet.kernel.placement import Request, resolve
 from cellfleet.kernel.prepared import Prepared
 from cellfleet.kernel.remote_cell import Launch, OnSuccess, RemoteCell, rebuild_exception
 from cellfleet.kernel.session import connect
 from cellfleet.kernel.status import make_status
+from cellfleet.kernel.update import Update
 from cellfleet.kernel.variants import Variants
 from cellfleet.protocol import CellOutcome
 from cellfleet.store.recorder import RunRecorder
@@ -88,7 +89,7 @@ class RemoteRunner:
             return None
         status = make_status(prepared.label, prepared.settings.status)
         job = self.make_job(prepared, inputs, status, LiveOutput(), recorder)
-        update, result = self._outcome_update(job, job.run(), prepared.analysis)
+        update, result = self._outcome_update(job, job.run())
         update.apply(self.shell.user_ns)
         return result
 
@@ -153,12 +154,11 @@ class RemoteRunner:
                 raise OptionError(f"{flag} names {', '.join(unknown)}, which the cell does not assign")
         return source, analysis
 
-    @staticmethod
-    def _outcome_update(job: CellJob, outcome: CellOutcome, analysis: CellAnalysis) -> tuple[Update, Any]:
+    def _outcome_update(self, job: CellJob, outcome: CellOutcome) -> tuple[Update, Any]:
         """The namespace update and the ``Out[n]`` value of a finished cell; its error raised."""
         if outcome.error is not None:
-            raise rebuild_exception(outcome)
-        update = Update(job.collect(outcome), analysis.deletes)
+            raise rebuild_exception(outcome, self.shell.user_ns)
+        update = Update(job.collect(outcome), frozenset(outcome.deleted), frozenset(outcome.mutated))
         return update, ResultDisplay(*outcome.result) if outcome.result is not None else None
 
     def _start_pending(self, prepared: Prepared, inputs: Inputs, recorder: RunRecorder) -> None:
@@ -169,7 +169,7 @@ class RemoteRunner:
         pending = PendingCell(label, frozenset(analysis.writes) | analysis.deletes, job)
 
         def work() -> Update:
-            update, result = self._outcome_update(job, job.run(), analysis)
+            update, result = self._outcome_update(job, job.run())
             if result is not None:
                 output.display(*result._repr_mimebundle_())
             return update

@@ -4,8 +4,9 @@ worker, stop on interrupt or timeout, and turn the outcome into namespace update
 from __future__ import annotations
 
 import queue
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +37,7 @@ from cellfleet.protocol import (
     OutcomeReady,
     OutputBatch,
     OutputItem,
+    RemoteFailure,
     RunStatus,
     Started,
     StreamItem,
@@ -45,6 +47,7 @@ from cellfleet.worker.task import run_cell, take
 
 __all__ = ["Launch", "OnSuccess", "RemoteCell", "rebuild_exception"]
 
+_NAME_ERROR = re.compile(r"^name '(\w+)' is not defined")
 _TAIL_WAIT = 2.0
 """Seconds to wait for output events still in flight when the cell's result arrives."""
 
@@ -350,8 +353,11 @@ def _as_outcome(value: object) -> CellOutcome:
     return value
 
 
-def rebuild_exception(outcome: CellOutcome) -> BaseException:
-    """The cell's own exception, to raise in the notebook with the worker's traceback."""
+def rebuild_exception(outcome: CellOutcome, notebook: Container[str] = ()) -> BaseException:
+    """The cell's own exception, to raise in the notebook with the worker's traceback.
+
+    A ``NameError`` for a name the ``notebook`` has says why it was not sent.
+    """
     failure = outcome.error
     assert failure is not None
     error: BaseException | None = None
@@ -363,11 +369,25 @@ def rebuild_exception(outcome: CellOutcome) -> BaseException:
     if error is None:
         error = RemoteCellError(f"{failure.type_name}: {failure.message}")
     lines = [*failure.traceback[:-1], _red_exception_line(failure.traceback[-1])]
+    note = _unsent_name_note(failure, notebook)
+    if note is not None:
+        lines.append(note)
     try:
         error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
     except AttributeError:
         error = RemoteCellError("\n".join(failure.traceback))
     return error
+
+
+def _unsent_name_note(failure: RemoteFailure, notebook: Container[str]) -> str | None:
+    """Why a name the notebook defines was missing on the worker, for its ``NameError``."""
+    found = _NAME_ERROR.match(failure.message) if failure.type_name == "NameError" else None
+    if found is None or found.group(1) not in notebook:
+        return None
+    return (
+        f"cellfleet: {found.group(1)!r} is defined in the notebook but was not sent: the cell reads it only "
+        "through exec, eval or globals(), which cellfleet cannot see; name it in the cell so it travels"
+    )
 
 
 def _red_exception_line(line: str) -> str:

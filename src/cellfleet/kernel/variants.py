@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ from cellfleet.kernel.inputs import Inputs, pack
 from cellfleet.kernel.job import CellJob, Output, Status
 from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.prepared import Prepared
+from cellfleet.kernel.update import Update
 from cellfleet.protocol import CellOutcome, RunKind
 from cellfleet.store.recorder import RunRecorder
 
@@ -91,6 +93,8 @@ class VariantResult:
 
     row: Row
     values: dict[str, Any] = field(default_factory=dict)
+    mutated: frozenset[str] = frozenset()
+    deleted: frozenset[str] = frozenset()
     succeeded: bool = False
 
 
@@ -138,6 +142,7 @@ def _follow(job: VariantJob, gate: threading.Semaphore) -> None:
             job.state.row.status = "failed"
             return
         job.result.values = job.collect(outcome)
+        job.result.mutated, job.result.deleted = frozenset(outcome.mutated), frozenset(outcome.deleted)
         job.result.succeeded = True
 
 
@@ -236,8 +241,11 @@ class Variants:
         result = self._choose(which)
         if not result.succeeded:
             raise OptionError(f"%adopt {which}: run {result.row.run_id} {result.row.status}; adopt one that succeeded")
-        self.shell.user_ns.update(result.values)
-        names = ", ".join(sorted(result.values)) or "nothing"
+        namespace = self.shell.user_ns
+        modules = {n for n, v in result.values.items() if isinstance(v, types.ModuleType)}
+        values = {n: v for n, v in result.values.items() if n not in modules or n not in namespace}
+        Update(values, result.deleted, result.mutated).apply(namespace)
+        names = ", ".join(sorted(set(values) - modules)) or "nothing"
         params = ", ".join(f"{k}={v!r}" for k, v in result.row.params.items())
         print(f"cellfleet: adopted run {result.row.run_id} ({params}): assigned {names}")
 

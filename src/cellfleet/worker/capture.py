@@ -177,9 +177,16 @@ class Capture:
             batch = self._pending.take()
             self._announce = None
         if self.dropped_chars:
-            note = f"\n[cellfleet: {self.dropped_chars} more characters of output were not shown]\n"
-            batch.append(StreamItem("stderr", note))
+            batch.append(StreamItem("stderr", self._cut_note()))
         return batch
+
+    def _cut_note(self) -> str:
+        shown, dropped = f"{self._live_chars:,}", f"{self.dropped_chars:,}"
+        return (
+            f"\n[cellfleet: output cut here, after the first {shown} characters ({LIVE_LIMIT // 2**20} MiB); "
+            f"the last {dropped} characters were not shown: write long output to a file, "
+            "or keep it with cellfleet.log_artifact]\n"
+        )
 
     def due(self) -> bool:
         with self._lock:
@@ -257,13 +264,21 @@ class _Flusher:
                 self._wake.wait(FLUSH_INTERVAL)  # woken early only to stop
 
 
-def _captured_display(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap IPython's ``display`` so that, inside a cell, it feeds the capture."""
+class CapturedDisplay:
+    """IPython's ``display``, feeding the capture of the cell running in the calling thread.
 
-    def display(*objs: Any, **kwargs: Any) -> Any:
+    It pickles as IPython's own ``display``: a cell that imports ``display`` sends the
+    real one back to the notebook, never this wrapper.
+    """
+
+    def __init__(self, original: Callable[..., Any]) -> None:
+        self.__wrapped__ = original
+        self.__doc__ = original.__doc__
+
+    def __call__(self, *objs: Any, **kwargs: Any) -> Any:
         capture = active_capture()
         if capture is None:
-            return original(*objs, **kwargs)
+            return self.__wrapped__(*objs, **kwargs)
         from cellfleet.worker.rich import mime_bundle
 
         for obj in objs:
@@ -272,8 +287,16 @@ def _captured_display(original: Callable[..., Any]) -> Callable[..., Any]:
                 capture.display(data, metadata)
         return None
 
-    display.__doc__ = original.__doc__
-    return display
+    def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
+        return ipython_display, ()
+
+
+def ipython_display() -> Any:
+    """IPython's own ``display`` in this process (unwrapped where the worker hooks are on)."""
+    import IPython.core.display_functions as functions
+
+    current = functions.display
+    return current.__wrapped__ if isinstance(current, CapturedDisplay) else current
 
 
 def install_worker_hooks() -> None:
@@ -295,7 +318,7 @@ def _patch_ipython_display() -> None:
         import IPython.display as public
     except ImportError:
         return
-    patched = _captured_display(functions.display)
+    patched = CapturedDisplay(functions.display)
     functions.display = patched
     public.display = patched
 

@@ -10,12 +10,15 @@ their own keys, where later cells use them without passing through the notebook.
 from __future__ import annotations
 
 import ast
-import builtins
+import asyncio
 import ctypes
+import inspect
 import linecache
+import os
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +37,7 @@ from cellfleet.protocol import (
     encode_event,
 )
 from cellfleet.worker.capture import Capture, install_worker_hooks
+from cellfleet.worker.namespace import Changes, InputError, Start, build, changes
 from cellfleet.worker.rich import flush_figures, mime_bundle
 from cellfleet.worker.values import describe, is_gpu_resident, measure, to_host
 
@@ -50,6 +54,10 @@ __all__ = [
 class CellInterrupted(BaseException):
     """Raised inside a running cell's thread to stop it (not catchable as ``Exception``)."""
 
+
+_CODE = (type, types.FunctionType, types.ModuleType)
+_OWN_FILES = os.path.dirname(os.path.abspath(__file__)) + os.sep
+"""Frames from these files (the worker's stand-ins, say) are left out of the cell's traceback."""
 
 OUTCOME_EVENT_LIMIT = 16 * 2**10
 """Outcomes up to this many pickled bytes travel as an event; larger ones are gathered."""
@@ -115,10 +123,10 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=new_id(32))
     started = time.perf_counter()
     capture = Capture(emit, spec.cell_id, Started(spec.cell_id, address, outcome.gpu))
-    namespace = None
+    namespace, start = None, Start()
     with capture, _registered(spec.cell_id):
         try:
-            namespace = _namespace(packed, handle_names, handles)
+            namespace, start = build(packed, dict(zip(handle_names, handles, strict=True)), spec.unavailable)
             value = _execute(spec, namespace)
             for data, metadata in flush_figures(capture.figures_before):
                 capture.display(data, metadata)
@@ -131,7 +139,7 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     outcome.artifacts = capture.artifacts
     outcome.host, outcome.environment = _environment()
     if outcome.error is None and namespace is not None:
-        _split_results(spec, namespace, outcome)
+        _split_results(spec, changes(namespace, start, spec.writes), namespace, outcome)
     outcome.seconds = time.perf_counter() - started
     _send_outcome(emit, spec.cell_id, outcome)
     return outcome
@@ -161,33 +169,26 @@ class _registered:
             _RUNNING.pop(self._cell_id, None)
 
 
-def _namespace(packed: dict[str, bytes], handle_names: tuple[str, ...], handles: tuple[Any, ...]) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    for name, blob in packed.items():
-        try:
-            namespace[name] = cloudpickle.loads(blob)
-        except Exception as error:
-            raise _InputError(name, error) from None
-    namespace.update(zip(handle_names, handles, strict=True))
-    return namespace
-
-
-class _InputError(Exception):
-    def __init__(self, name: str, error: Exception) -> None:
-        hint = " (install it on the workers)" if isinstance(error, ImportError) else ""
-        super().__init__(f"variable {name!r} could not be loaded on the worker: {type(error).__name__}: {error}{hint}")
-
-
 def _execute(spec: CellSpec, namespace: dict[str, Any]) -> Any:
-    """Run the code; return the value of a trailing expression when it is displayed."""
+    """Run the code; return the value of a trailing expression when it is displayed.
+
+    Top-level ``await`` works as in IPython: the cell then runs in its own event loop.
+    """
     linecache.cache[spec.filename] = (len(spec.code), None, spec.code.splitlines(True), spec.filename)
     tree = ast.parse(spec.code, filename=spec.filename)
     last = tree.body.pop() if spec.displays_last and tree.body else None
-    exec(compile(tree, spec.filename, "exec"), namespace)
+    _run_code(compile(tree, spec.filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT), namespace)
     if last is None:
         return None
     expression = ast.Expression(body=last.value)  # type: ignore[attr-defined]
-    return eval(compile(expression, spec.filename, "eval"), namespace)
+    return _run_code(compile(expression, spec.filename, "eval", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT), namespace)
+
+
+def _run_code(code: Any, namespace: dict[str, Any]) -> Any:
+    result = eval(code, namespace)
+    if code.co_flags & inspect.CO_COROUTINE:
+        return asyncio.run(result)
+    return result
 
 
 def _failure(error: BaseException, spec: CellSpec, address: str | None) -> RemoteFailure:
@@ -195,17 +196,17 @@ def _failure(error: BaseException, spec: CellSpec, address: str | None) -> Remot
     first = next((i for i, frame in enumerate(frames) if frame.filename == spec.filename), len(frames))
     where = f" on worker {address}" if address else ""
     lines = [f"Traceback (most recent call last){where}:\n"]
-    lines += traceback.format_list(frames[first:])
+    lines += traceback.format_list([f for f in frames[first:] if not f.filename.startswith(_OWN_FILES)])
     lines += traceback.format_exception_only(type(error), error)
     return RemoteFailure(type(error).__name__, str(error), [line.rstrip("\n") for line in lines], _pickled(error))
 
 
 def _pickled(error: BaseException) -> bytes | None:
     """The exception pickled, if it also unpickles (so the notebook can re-raise its type)."""
-    if isinstance(error, (_InputError, CellInterrupted)):
+    if isinstance(error, (InputError, CellInterrupted)):
         return None
     try:
-        blob: bytes = cloudpickle.dumps(error)
+        blob: bytes = cloudpickle.dumps(error.with_traceback(None))  # a deep one (RecursionError) does not pickle
         cloudpickle.loads(blob)
     except Exception:  # not rebuildable here: the notebook raises RemoteCellError with the traceback
         return None
@@ -220,19 +221,17 @@ def _keep_reason(spec: CellSpec, name: str, value: Any) -> KeepReason | None:
         return KeepReason.KEPT
     if is_gpu_resident(value):
         return KeepReason.GPU
-    if spec.threshold < 0:
-        return None
+    if spec.threshold < 0 or isinstance(value, _CODE):
+        return None  # classes, functions and modules are code: they always come back
     size = measure(value)
     if size is None:
         return KeepReason.UNMEASURED  # never shipped blind: it might be far over the threshold
     return KeepReason.LARGE if size > spec.threshold else None
 
 
-def _split_results(spec: CellSpec, namespace: dict[str, Any], outcome: CellOutcome) -> None:
+def _split_results(spec: CellSpec, found: Changes, namespace: dict[str, Any], outcome: CellOutcome) -> None:
     stash: dict[str, Any] = {}
-    for name in spec.writes:
-        if name not in namespace:
-            continue  # a conditional assignment that did not happen
+    for name in (*found.assigned, *found.mutated):
         value = namespace[name]
         reason = _keep_reason(spec, name, value)
         if reason is None:
@@ -243,6 +242,8 @@ def _split_results(spec: CellSpec, namespace: dict[str, Any], outcome: CellOutco
                 reason = KeepReason.UNPICKLABLE
         stash[name] = value
         outcome.kept[name] = describe(value, reason)
+    outcome.mutated = tuple(name for name in found.mutated if name not in outcome.kept)
+    outcome.deleted = found.deleted
     if stash:
         with _state_lock:
             _STASH[outcome.stash] = stash
