@@ -11,6 +11,8 @@ NODE_STAMP := node_modules/.installed
 UI_STAMP   := tests/ui/node_modules/.installed
 EXTENSION  := labextension/static/style.js
 TS_SOURCES := $(wildcard jupyter_ext/*.ts jupyter_ext/*.tsx style/*) package.json tsconfig.json
+# dask-cuda (the `cuda` extra) only where an NVIDIA driver answers; CPU machines stay lean
+EXTRAS     ?= $(shell nvidia-smi >/dev/null 2>&1 && echo dev,postgres,cuda || echo dev,postgres)
 
 .PHONY: demo test lint lab bench gpu-check ui-test chromium clean
 
@@ -24,7 +26,7 @@ $(EXTENSION): $(NODE_STAMP) $(TS_SOURCES)
 $(STAMP): pyproject.toml $(EXTENSION)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -36,15 +38,24 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	npm run lint
 
-test: lint
+test: lint postgres
 	npm test
-	$(PY) -m pytest -q -p no:cacheprovider
+	CELLFLEET_REQUIRE_POSTGRES=1 $(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) ui-test
 
 chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+# PostgreSQL's binaries (Debian's package; the tests make a throwaway cluster of their own with
+# initdb, see tests/postgres.py) and its driver, the `postgres` extra
+.PHONY: postgres
+postgres: $(STAMP)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+	@$(PY) -c "import psycopg" 2>/dev/null || $(PY) -m pip install -q -e ".[postgres]"
 
 $(UI_STAMP): tests/ui/package.json
 	cd tests/ui && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund)

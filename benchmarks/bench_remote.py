@@ -33,6 +33,7 @@ from typing import Any
 import remote_chain
 import remote_fresh_kernel
 import remote_gpu
+import remote_prints
 import remote_trivial
 from timing import Plan
 
@@ -45,6 +46,7 @@ CASES: dict[str, tuple[str, Callable[[Any, Plan], str]]] = {
     "fresh-kernel": ("fresh_kernel", remote_fresh_kernel.report),
     "chain": ("chain", remote_chain.report),
     "gpu": ("gpu", remote_gpu.report),
+    "prints": ("prints", remote_prints.report),
 }
 
 
@@ -103,7 +105,9 @@ def run_cases(names: list[str], plan: Plan) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "plan": asdict(plan)}
     if "fresh-kernel" in names:
         results["fresh_kernel"] = remote_fresh_kernel.bench(plan)  # first, while nothing else runs here
-    rest = [name for name in names if name != "fresh-kernel"]
+    if "prints" in names:
+        results["prints"] = remote_prints.bench(plan)  # in a kernel of its own
+    rest = [name for name in names if name not in ("fresh-kernel", "prints")]
     if not rest:
         return results
     shell = start_ipython()

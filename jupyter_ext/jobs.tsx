@@ -16,6 +16,13 @@ function scheduleText(job: IJob): string {
   return kind === 'cron' ? `cron ${value}` : `every ${formatDuration(Number(value))}`;
 }
 
+function nextRunText(job: IJob): string {
+  if (job.state === 'broken') {
+    return 'never (broken)';
+  }
+  return job.paused ? 'paused' : when(job.next_run);
+}
+
 function History(props: {
   api: CellfleetApi;
   job: IJob;
@@ -90,10 +97,16 @@ function JobCard(props: {
         <dt>schedule</dt>
         <dd>{scheduleText(job)}</dd>
         <dt>next run</dt>
-        <dd>{job.paused ? 'paused' : when(job.next_run)}</dd>
+        <dd>{nextRunText(job)}</dd>
         <dt>retries</dt>
         <dd>{job.retries}</dd>
       </dl>
+      {job.state === 'broken' ? (
+        <div className="cf-job-problem cf-error" role="alert">
+          ⚠ broken: {job.problem}; it runs only when asked (Run now) until it is deleted and the
+          notebook promoted again with a schedule that fires
+        </div>
+      ) : null}
       <div className="cf-job-actions">
         <button className="jp-mod-styled" onClick={() => props.act(job, 'run-now')}>
           Run now

@@ -40,7 +40,7 @@ export const OCCURRENCE_STATES = [
 export type OccurrenceState = (typeof OCCURRENCE_STATES)[number];
 
 /** Whether a job's schedule fires (`cellfleet.protocol.JobState`). */
-export const JOB_STATES = ['active', 'paused'] as const;
+export const JOB_STATES = ['active', 'paused', 'broken'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 /** A job's policies (`cellfleet.protocol.Overlap`, `Catchup`, `NotifyOn`). */
@@ -120,6 +120,9 @@ export interface IJob {
   timeout: number | null;
   paused: boolean;
   created: number;
+  /** `broken` when its schedule cannot give a next time; `problem` then says why. */
+  state: JobState;
+  problem: string | null;
   next_run?: number | null;
   last_run?: { id: string; status: RunStatus; created: number; ended: number | null } | null;
 }

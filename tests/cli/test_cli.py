@@ -85,3 +85,45 @@ def test_promote_prints_the_job_and_keeps_the_policies_it_was_given(db, tmp_path
         refused.returncode == 2
         and "invalid choice: 'sometimes' (choose from 'skip', 'queue', 'allow')" in refused.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "the following arguments are required: command; see `cellfleet --help`"),
+        (("bogus",), "argument command: invalid choice: 'bogus'"),
+        (("jobs",), "the following arguments are required: action; see `cellfleet jobs --help`"),
+        (
+            ("runs", "ls", "--limit", "many"),
+            "argument --limit: invalid int value: 'many'; see `cellfleet runs ls --help`",
+        ),
+        (("runs", "ls", "--colour", "red"), "unrecognized arguments: --colour red"),
+        (("promote",), "the following arguments are required: notebook; see `cellfleet promote --help`"),
+        (("promote", "x.ipynb", "--name"), "argument --name: expected one argument; give the option a value"),
+        (("promote", "x.ipynb", "--every", "-5s"), "--every '-5s' must be longer than 0"),
+        (("promote", "x.ipynb", "--every", "-1"), "--every '-1' must be longer than 0"),
+        (("promote", "x.ipynb", "--cron", ""), "--cron '' is not a cron expression"),
+        (("promote", "x.ipynb", "--cron", "0 0 30 2 *"), "--cron '0 0 30 2 *' never fires"),
+        (("promote", "x.ipynb", "--every", "99999999999999d"), "--every '99999999999999d' is too long"),
+        (("scheduler", "--poll", "soon"), "argument --poll: invalid float value: 'soon'"),
+    ],
+)
+def test_every_mistake_is_one_line_with_exit_status_2(db, args, message):
+    url, _ = db
+    result = cellfleet("--db", url, *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("cellfleet: error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "usage:" not in result.stderr
+
+
+def test_main_returns_the_exit_status_of_a_mistake_and_of_help(db, capsys):
+    from cellfleet.cli import main
+
+    url, _ = db
+    assert main(["--db", url, "promote", "x.ipynb", "--every"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cellfleet: error: argument --every: expected one argument") and err.count("\n") == 1
+    assert main(["--db", url, "promote", "x.ipynb", "--cron", "0 0 31 2 *"]) == 2
+    assert capsys.readouterr().err.startswith("cellfleet: error: --cron '0 0 31 2 *' never fires")
+    assert main(["--help"]) == 0
+    assert "usage: cellfleet" in capsys.readouterr().out

@@ -74,6 +74,20 @@ async def test_nulls_take_the_defaults_and_params_win_over_the_runs(jp_fetch, st
         ({"timeout": "forever"}, "--timeout 'forever' is not a duration: write it like 30s, 5m, 2h or 1d"),
         ({"from_run": "zzzz"}, "--from-run zzzz: no single run matches; list runs with `cellfleet runs ls`"),
         (
+            {"cron": "0 0 30 2 *"},
+            "--cron '0 0 30 2 *' never fires: no date from now on matches it (like 30 February); "
+            'give a date that exists, like "0 0 28 2 *"',
+        ),
+        (
+            {"every": "99999999999999d"},
+            "--every '99999999999999d' is too long: the longest interval is 36500d (about 100 years)",
+        ),
+        (
+            {"cron": ""},
+            "--cron '' is not a cron expression: write five fields, minute hour day month weekday, "
+            'like "0 2 * * *" for 02:00 every day',
+        ),
+        (
             {"flavour": 1},
             "unknown field 'flavour'; the fields are notebook, params, cron, every, name, from_run, "
             "cluster, timeout, overlap, catchup, notify, notify_on, kernel, retries, concurrency",
@@ -90,3 +104,24 @@ async def test_nothing_is_stored_when_an_option_is_refused(jp_fetch, store):
 
     await refused(jp_fetch, {"notebook": "train.ipynb", "name": "bad", "overlap": "never"})
     assert JobStore(store).list_jobs() == []
+
+
+async def test_a_broken_row_is_listed_as_broken_beside_the_jobs_that_work(jp_fetch, store, jp_root_dir):
+    from cellfleet.production.promote import snapshot
+    from cellfleet.store.jobs import JobStore
+
+    await post_job(jp_fetch, {"notebook": "train.ipynb", "name": "hourly", "every": "1h"})
+    version = snapshot(jp_root_dir / "train.ipynb", store).digest  # a row an older version wrote
+    broken = JobStore(store).create_job(
+        name="feb30", notebook="train.ipynb", version=version, params={}, schedule="cron:0 0 30 2 *"
+    )
+    listed = json.loads((await jp_fetch("cellfleet", "api", "jobs")).body)["jobs"]
+    by_name = {job["name"]: job for job in listed}
+    assert by_name["hourly"]["state"] == "active" and by_name["hourly"]["next_run"] is not None
+    assert by_name["hourly"]["problem"] is None
+    assert (by_name["feb30"]["state"], by_name["feb30"]["next_run"]) == ("broken", None)
+    assert by_name["feb30"]["problem"] == "its cron schedule '0 0 30 2 *' never fires"
+    detail = json.loads((await jp_fetch("cellfleet", "api", "jobs", broken["id"])).body)
+    assert detail["job"]["state"] == "broken" and detail["runs"] == []
+    paused = await jp_fetch("cellfleet", "api", "jobs", broken["id"], "pause", method="POST", body="")
+    assert json.loads(paused.body)["state"] == "broken"  # pausing does not hide it

@@ -1,8 +1,10 @@
-"""The experiment store on a real SQLite file: upgrades, concurrent writers, queries."""
+"""The experiment store on a real SQLite file and a real PostgreSQL server: upgrades,
+concurrent writers and openers, queries."""
 
 from __future__ import annotations
 
 import multiprocessing
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ from cellfleet import StoreError
 from cellfleet.store.database import MetricPoint, Store, _engine
 from cellfleet.store.schema import SCHEMA_VERSION, schema_version, upgrade
 
-WRITERS, RUNS_EACH, POINTS_EACH = 4, 25, 2000
+WRITERS, RUNS_EACH, POINTS_EACH, OPENERS = 4, 25, 2000, 4
 
 
 def _write_runs(url: str, worker: int) -> None:
@@ -24,8 +26,8 @@ def _write_runs(url: str, worker: int) -> None:
         store.log_metrics(points[start : start + 100])
 
 
-def test_several_processes_writing_at_once_lose_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def test_several_processes_writing_at_once_lose_nothing(store_url):
+    url = store_url
     Store(url)  # create the schema once, as a kernel would
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_write_runs, args=(url, w)) for w in range(WRITERS)]
@@ -40,8 +42,8 @@ def test_several_processes_writing_at_once_lose_nothing(tmp_path):
     assert len(store.list_runs(status="succeeded", limit=1000)) == WRITERS * RUNS_EACH
 
 
-def test_a_store_of_an_older_schema_upgrades_in_place(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_a_store_of_an_older_schema_upgrades_in_place(store_url):
+    url = store_url
     engine = _engine(url)
     upgrade(engine, target=1)
     with engine.begin() as connection:
@@ -64,8 +66,8 @@ def test_a_store_of_an_older_schema_upgrades_in_place(tmp_path):
     assert store.get_run("old1")["cached_from"] == "x"
 
 
-def test_a_store_from_a_newer_cellfleet_is_refused(tmp_path):
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+def test_a_store_from_a_newer_cellfleet_is_refused(store_url):
+    url = store_url
     store = Store(url)
     with store.engine.begin() as connection:
         connection.execute(sa.text("UPDATE meta SET value = '99' WHERE key = 'schema_version'"))
@@ -73,8 +75,8 @@ def test_a_store_from_a_newer_cellfleet_is_refused(tmp_path):
         Store(url)
 
 
-def test_final_metrics_and_series(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def test_final_metrics_and_series(store_url):
+    store = Store(store_url)
     run = store.create_run(params={"lr": 1})
     store.log_metrics([MetricPoint(run, "loss", v, s) for s, v in enumerate([3.0, 2.0, 1.5])])
     store.log_metrics([MetricPoint(run, "acc", 0.9)])
@@ -87,8 +89,8 @@ def test_an_unreachable_database_is_a_clear_error():
         Store("sqlite:////proc/no/such/place.db")
 
 
-def test_artifacts_with_the_same_name_are_all_kept(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'a.db'}")
+def test_artifacts_with_the_same_name_are_all_kept(store_url):
+    store = Store(store_url)
     run = store.create_run()
     first = store.add_artifact(run, "figure.png", b"epoch-1", "image/png")
     second = store.add_artifact(run, "figure.png", b"epoch-2", "image/png")
@@ -96,24 +98,27 @@ def test_artifacts_with_the_same_name_are_all_kept(tmp_path):
     assert [a["name"] for a in store.list_artifacts(run)] == ["figure.png", "figure-2.png"]
 
 
-def test_run_prefixes_are_literal_not_patterns(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+def test_run_prefixes_are_literal_not_patterns(store_url):
+    store = Store(store_url)
     store.create_run(id="abc123")
     assert store.find_runs("abc") == ["abc123"]
     assert store.find_runs("_") == [] and store.find_runs("%") == []
 
 
-def _open(url: str) -> None:
+def _open(url: str, start: Any) -> None:
+    start.wait(60)  # every process imported and ready: they open the store at the same moment
     Store(url)
 
 
-def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
+def test_processes_opening_a_new_store_at_once_all_succeed(new_store_url):
     context = multiprocessing.get_context("spawn")
-    for attempt in range(3):
-        url = f"sqlite:///{tmp_path / f'fresh{attempt}.db'}"
-        processes = [context.Process(target=_open, args=(url,)) for _ in range(4)]
+    for _ in range(4):
+        url, start = new_store_url(), context.Barrier(OPENERS)
+        processes = [context.Process(target=_open, args=(url, start)) for _ in range(OPENERS)]
         for process in processes:
             process.start()
         for process in processes:
             process.join(120)
-        assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+        assert [p.exitcode for p in processes] == [0] * OPENERS
+        with Store(url).engine.connect() as connection:
+            assert schema_version(connection) == SCHEMA_VERSION

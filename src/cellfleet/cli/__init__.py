@@ -7,21 +7,44 @@
     cellfleet runs ls [--notebook P] [--status S] [--kind K] [--limit N]
     cellfleet runs show RUN | compare RUN RUN... | logs RUN [--follow]
 
-Mistakes print one line naming the problem and the fix, and exit with status 2.
+Mistakes print one line naming the problem and the fix, and exit with status 2: argparse's
+own (an unknown option, a missing value) as ``cellfleet: error: ...``, never its usage block.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from cellfleet.protocol import RunKind, RunStatus, values_of
 
-__all__ = ["build_parser", "main"]
+__all__ = ["CommandParser", "build_parser", "main"]
 
 
-def _runs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose mistakes are one line on stderr and exit status 2.
+
+    The line names the fix (the command's ``--help``) instead of printing the usage block.
+    A value that starts with ``-`` and a digit (``--every -5s``) is read as a value, as
+    Python 3.13's argparse does, so the option's own check says what is wrong with it.
+    Subcommand parsers are made of this class too (``add_subparsers`` uses the parent's).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"see `{self.prog} --help`"
+        if "expected one argument" in message:
+            hint = f"give the option a value (a value that starts with '-' is written --option=VALUE); {hint}"
+        self.exit(2, f"cellfleet: error: {message}; {hint}\n")
+
+
+def _runs_parser(commands: argparse._SubParsersAction[CommandParser]) -> None:
     runs = commands.add_parser("runs", help="list, show, compare and follow runs")
     actions = runs.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("ls", help="list runs, newest first")
@@ -36,7 +59,7 @@ def _runs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
 
 
-def _jobs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _jobs_parser(commands: argparse._SubParsersAction[CommandParser]) -> None:
     from cellfleet.production.spec import add_job_arguments
 
     promote = commands.add_parser("promote", help="make a notebook a scheduled production job")
@@ -60,7 +83,7 @@ def _jobs_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cellfleet", description="Cellfleet: runs, experiments and jobs.")
+    parser = CommandParser(prog="cellfleet", description="Cellfleet: runs, experiments and jobs.")
     parser.add_argument("--db", help="SQLAlchemy URL of the store (default: CELLFLEET_DB or .cellfleet/cellfleet.db)")
     commands = parser.add_subparsers(dest="command", required=True)
     _runs_parser(commands)
@@ -81,8 +104,11 @@ def _dispatch(store: object, args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command; returns the exit status (2, after one line on stderr, for a mistake)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0), or a mistake argparse found (2, one line: CommandParser.error)
+        return stop.code if isinstance(stop.code, int) else 2
     from cellfleet.cli.runs import CommandError
     from cellfleet.errors import CellfleetError
     from cellfleet.store.database import open_store
@@ -95,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             text = _dispatch(open_store(args.db), args)
     except (CommandError, CellfleetError) as error:
-        print(f"cellfleet: {error}", file=sys.stderr)
-        return error.exit_code if isinstance(error, CommandError) else 2
+        code = error.exit_code if isinstance(error, CommandError) else 2
+        print(f"cellfleet: {'error: ' if code == 2 else ''}{error}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("cellfleet: interrupted", file=sys.stderr)
         return 130

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cellfleet.cli.runs import CommandError, table
-from cellfleet.production.schedules import describe_schedule, local_time, next_run_text
+from cellfleet.production.schedules import describe_schedule, job_state, local_time, next_run_text
 
 __all__ = ["JOB_ACTIONS", "promote_command", "run_command", "scheduler_command"]
 
@@ -51,18 +51,31 @@ def scheduler_command(store: Any, args: argparse.Namespace) -> str:
 
 
 def _jobs_ls(store: Any, args: argparse.Namespace) -> str:
+    """Every job, with its state; a broken job gets a line saying why and what to do."""
     from cellfleet.store.jobs import JobStore
 
     jobs = JobStore(store)
-    rows = []
+    rows, broken = [], []
     for job in jobs.list_jobs():
+        state, problem = job_state(job)
         last = jobs.job_runs(job["id"], limit=1)
         rows.append({
-            "job": job["id"], "name": job["name"], "schedule": describe_schedule(job["schedule"]),
-            "next": next_run_text(job),
+            "job": job["id"], "name": job["name"], "state": state.value,
+            "schedule": describe_schedule(job["schedule"]), "next": next_run_text(job),
             "last": last[0]["status"] if last else "", "version": job["version"][:12], "notebook": job["notebook"],
         })  # fmt: skip
-    return table(rows) if rows else "no jobs: promote a notebook with `cellfleet promote NOTEBOOK --every 1h`"
+        if problem is not None:
+            broken.append(_broken_line(job, problem))
+    if not rows:
+        return "no jobs: promote a notebook with `cellfleet promote NOTEBOOK --every 1h`"
+    return "\n".join([table(rows), *([""] if broken else []), *broken])
+
+
+def _broken_line(job: dict[str, Any], problem: str) -> str:
+    return (
+        f"job {job['name']} is broken: {problem}; it runs only when asked (`cellfleet jobs run-now`) until you "
+        f"`cellfleet jobs delete {job['name']}` and promote its notebook again with a schedule that fires"
+    )
 
 
 def _jobs_show(store: Any, args: argparse.Namespace) -> str:
@@ -70,9 +83,11 @@ def _jobs_show(store: Any, args: argparse.Namespace) -> str:
 
     jobs = JobStore(store)
     job = jobs.get_job(args.job)
+    state, problem = job_state(job)
     keys = ("id", "name", "notebook", "version", "params", "cluster", "retries", "timeout", "overlap", "catchup")
     lines = [f"{key:12} {job[key]}" for key in keys]
     lines += [f"{'schedule':12} {describe_schedule(job['schedule'])}", f"{'next run':12} {next_run_text(job)}"]
+    lines.append(f"{'state':12} {state.value}" + (f" ({_broken_line(job, problem)})" if problem else ""))
     history = [
         {"run": r["id"], "status": r["status"], "attempt": r["attempt"], "started": local_time(r["started"]),
          "error": (r["error"] or "")[:80]}

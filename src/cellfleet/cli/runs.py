@@ -45,7 +45,9 @@ def _resolve(store: Any, prefix: str) -> str:
     if len(matches) == 1:
         return str(matches[0])
     if not matches:
-        raise CommandError(f"no run {prefix!r} in {store.url}: list runs with `cellfleet runs ls`")
+        from cellfleet.store.database import safe_url
+
+        raise CommandError(f"no run {prefix!r} in {safe_url(store.url)}: list runs with `cellfleet runs ls`")
     raise CommandError(f"{prefix!r} matches several runs ({', '.join(matches)}): give more of the id")
 
 

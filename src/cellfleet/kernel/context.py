@@ -99,7 +99,11 @@ def run_writer() -> StoreWriter:
 
 
 def _fix(error: StoreError) -> str:
-    if "locked" in str(error):
+    """What to do about a store that cannot record, unless the error already says it."""
+    text = str(error)
+    if "pip install" in text:
+        return "then the next cell records again"
+    if "locked" in text or "lock timeout" in text:
         return f"another process held it locked for over {STORE_WAIT:g} s; the next cell tries again"
     return "move the store aside, or set CELLFLEET_DB to a store that works, to record runs again"
 

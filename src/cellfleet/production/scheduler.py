@@ -9,7 +9,12 @@ restarted at any time, and several can share one store:
 - each run executes in a child process (``python -m cellfleet.production.execute``) with its own
   kernel, so a timeout or a dying kernel never takes the scheduler down;
 - a scheduler writes a heartbeat; runs left ``running`` by one that stopped beating (or
-  whose process is gone) are marked ``interrupted`` and retried per the job's policy.
+  whose process is gone) are marked ``interrupted`` and retried per the job's policy;
+- a job whose schedule cannot give its next time is *broken* (logged once): it is passed by
+  and the other jobs run;
+- an occurrence held back (by the concurrency cap, or by its job's overlap policy) meets the
+  job's overlap and catch-up policies every tick, so the backlog stays bounded
+  (:mod:`cellfleet.production.backlog`).
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cellfleet.config import with_store
+from cellfleet.production.backlog import superseded
 from cellfleet.production.execute import run_paths
 from cellfleet.production.notify import Notifier
-from cellfleet.production.schedules import Schedule
+from cellfleet.production.schedules import Schedule, schedule_problem
 from cellfleet.protocol import Catchup, OccurrenceState, Overlap, RunKind, RunStatus
-from cellfleet.store.database import Store
+from cellfleet.store.database import Store, safe_url
 from cellfleet.store.jobs import JobStore
 
 __all__ = ["Scheduler"]
@@ -74,6 +80,8 @@ class Scheduler:
         self.notifier = Notifier()
         self._stopping = False
         self._last_recovery = 0.0
+        self.broken: dict[str, str] = {}
+        """Broken jobs' ids and why: each is logged when it breaks, not every tick."""
 
     # the loop ---------------------------------------------------------------------
 
@@ -81,7 +89,7 @@ class Scheduler:
         """Run until stopped (SIGTERM, SIGINT); with ``once``, until what is due has run."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._request_stop)
-        log.info("scheduler %s on %s", self.id, self.store.url)
+        log.info("scheduler %s on %s", self.id, safe_url(self.store.url))
         self.jobs.heartbeat(self.id)
         threading.Thread(target=self._beat, name="cellfleet-heartbeat", daemon=True).start()
         try:
@@ -118,6 +126,8 @@ class Scheduler:
             self._last_recovery = now
             self._recover(now)
         jobs = {job["id"]: job for job in self.jobs.list_jobs()}
+        for gone in set(self.broken) - set(jobs):
+            del self.broken[gone]
         self._plan(jobs.values(), now)
         self._reap(now)
         self._launch(jobs, now)
@@ -125,15 +135,35 @@ class Scheduler:
     # planning ---------------------------------------------------------------------
 
     def _plan(self, jobs: Any, now: float) -> None:
+        """Record each job's due times up to ``now``; a broken job is passed by, the others go on."""
         for job in jobs:
-            if job["paused"] or not job["schedule"]:
+            if not job["schedule"]:
                 continue
+            problem = schedule_problem(job["schedule"], max(now, job["checked_until"]), job["created"])
+            if problem is None and not job["paused"]:
+                problem = self._plan_job(job, now)
+            self._note_broken(job, problem)
+
+    def _plan_job(self, job: dict[str, Any], now: float) -> str | None:
+        """Add the job's occurrences due by ``now``; why not, when its due times cannot be listed."""
+        try:
             times = Schedule(job["schedule"]).due_times(job["checked_until"], now, job["created"])
-            if not times:
-                continue
+        except Exception as error:  # the next time came, but not the due times: still a broken row
+            return f"its due times cannot be listed ({type(error).__name__}: {error})"
+        if times:
             for due in self._catchup(job, times, now):
                 self.jobs.add_occurrence(job["id"], due)
             self.jobs.update_job(job["id"], checked_until=times[-1])
+        return None
+
+    def _note_broken(self, job: dict[str, Any], problem: str | None) -> None:
+        """Keep :attr:`broken` up to date; a job is logged when it breaks, not at every tick."""
+        if problem is None:
+            self.broken.pop(job["id"], None)
+        elif self.broken.get(job["id"]) != problem:
+            self.broken[job["id"]] = problem
+            log.error("job %s (%s) is broken: %s; it does not run on schedule, the other jobs do (delete it "
+                      "and promote its notebook again)", job["name"], job["id"], problem)  # fmt: skip
 
     def _catchup(self, job: dict[str, Any], times: list[float], now: float) -> list[float]:
         grace = max(2.0, 4 * self.poll)
@@ -148,33 +178,55 @@ class Scheduler:
     # launching --------------------------------------------------------------------
 
     def _launch(self, jobs: dict[str, dict[str, Any]], now: float) -> None:
+        """Start ready occurrences, oldest first, up to the cap; then what waits meets catch-up."""
+        running: dict[str, int] = {}
+        for run in self.jobs.running_runs():
+            running[run["job_id"]] = running.get(run["job_id"], 0) + 1
+        waiting: dict[str, list[dict[str, Any]]] = {}
         for occurrence in self.jobs.ready_occurrences(now):
-            if len(self.children) >= self.concurrency or self._stopping:
+            if self._stopping:
                 return
             job = jobs.get(occurrence["job_id"])
             if job is None or job["paused"]:
                 if self.jobs.claim(occurrence, self.id):
                     self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.CANCELLED)
                 continue
-            running = self.jobs.running_runs(job["id"])
-            if running and not self._may_overlap(job, occurrence, running):
-                continue
-            if self.jobs.claim(occurrence, self.id):
+            count = running.get(job["id"], 0)
+            if count and not self._may_overlap(job, occurrence, count):
+                if job["overlap"] != Overlap.SKIP:
+                    waiting.setdefault(job["id"], []).append(occurrence)
+            elif len(self.children) >= self.concurrency:
+                waiting.setdefault(job["id"], []).append(occurrence)
+            elif self.jobs.claim(occurrence, self.id):
                 self._start(job, occurrence, now)
+                running[job["id"]] = count + 1
+        for job_id, held in waiting.items():
+            self._drop_superseded(jobs[job_id], held, now)
 
-    def _may_overlap(self, job: dict[str, Any], occurrence: dict[str, Any], running: list[Any]) -> bool:
+    def _may_overlap(self, job: dict[str, Any], occurrence: dict[str, Any], running: int) -> bool:
+        """Whether an occurrence may start beside ``running`` runs of its job; ``skip`` closes it."""
         if job["overlap"] == Overlap.ALLOW:
-            return len(running) < int(job["concurrency"])
+            return running < int(job["concurrency"])
         if job["overlap"] == Overlap.SKIP and self.jobs.claim(occurrence, self.id):
             self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.SKIPPED)
-            self._record_skip(job, occurrence)
+            self._record_skip(job, occurrence, "the previous run was still running (--overlap skip)")
         return False
 
-    def _record_skip(self, job: dict[str, Any], occurrence: dict[str, Any]) -> None:
+    def _drop_superseded(self, job: dict[str, Any], held: list[dict[str, Any]], now: float) -> None:
+        """Skip the held occurrences a newer due time has overtaken, as the job's catch-up says."""
+        if job["id"] in self.broken:
+            return
+        reason = f"a newer occurrence came due while this one waited for a free slot (--catchup {job['catchup']})"
+        for occurrence in superseded(job, held, now):
+            if self.jobs.claim(occurrence, self.id):
+                self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.SKIPPED)
+                self._record_skip(job, occurrence, reason)
+
+    def _record_skip(self, job: dict[str, Any], occurrence: dict[str, Any], reason: str) -> None:
         self.store.create_run(
             kind=RunKind.PRODUCTION, job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
             code_hash=job["version"], params=job["params"], status=RunStatus.SKIPPED, occurrence_id=occurrence["id"],
-            error="the previous run was still running (--overlap skip)", ended=time.time(),
+            error=reason, ended=time.time(),
         )  # fmt: skip
 
     def _start(self, job: dict[str, Any], occurrence: dict[str, Any], now: float) -> None:

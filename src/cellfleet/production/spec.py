@@ -20,10 +20,14 @@ from cellfleet.errors import PromotionError
 from cellfleet.production.schedules import Schedule, parse_duration, parse_schedule
 from cellfleet.protocol import Catchup, NotifyOn, Overlap, values_of
 
-__all__ = ["BOUNDS", "JSON_FIELDS", "JobSpec", "add_job_arguments", "parse_params"]
+__all__ = ["BOUNDS", "JSON_FIELDS", "LENGTHS", "JobSpec", "add_job_arguments", "parse_params"]
 
 BOUNDS: Mapping[str, tuple[int, int]] = {"retries": (0, 99), "concurrency": (1, 1000)}
 """The whole-number fields and their inclusive ranges."""
+
+LENGTHS: Mapping[str, int] = {"name": 200, "notify_url": 2000, "param name": 100, "param value": 10_000}
+"""The most characters a job's name, notify URL, parameter name and parameter value may hold
+(a value that is not a string counts as its ``repr``)."""
 
 JSON_FIELDS: tuple[str, ...] = (
     *("cron", "every", "name", "from_run", "cluster", "timeout", "overlap", "catchup", "notify", "notify_on"),
@@ -53,6 +57,17 @@ def _member(kind: type[_E], value: Any, label: str) -> _E:
         return kind(value)
     listed = ", ".join(choices[:-1]) + f" or {choices[-1]}"
     raise PromotionError(f"{label} must be {listed} (got {reprlib.repr(value)})")
+
+
+def _check_lengths(name: str | None, notify_url: str | None, params: Mapping[str, Any]) -> None:
+    """Refuse text longer than :data:`LENGTHS` allows, naming the limit."""
+    texts = [("name", name, "name"), ("notify", notify_url, "notify_url")]
+    texts += [(f"parameter name {reprlib.repr(key)}", key, "param name") for key in params]
+    texts += [(f"the value of parameter {key!r}", v if isinstance(v, str) else repr(v), "param value")
+              for key, v in params.items()]  # fmt: skip
+    for label, text, kind in texts:
+        if text is not None and len(text) > LENGTHS[kind]:
+            raise PromotionError(f"{label} must be at most {LENGTHS[kind]} characters (got {len(text)})")
 
 
 def _whole(value: Any, label: str) -> None:
@@ -99,6 +114,7 @@ class JobSpec:
         for name in _TEXT:
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise PromotionError(f"{_key(name)} must be a string")
+        _check_lengths(self.name, self.notify_url, self.params)
         for name in BOUNDS:
             _whole(getattr(self, name), name)
         for name, kind in _ENUMS.items():

@@ -25,6 +25,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from cellfleet.config import default_url
     from cellfleet.server.routes import ROUTES
     from cellfleet.server.state import ServerState
+    from cellfleet.store.database import safe_url
 
     web_app = serverapp.web_app
     state = ServerState(web_app.settings.get("cellfleet_db") or default_url())
@@ -34,7 +35,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     state.open().add_done_callback(lambda opened: _report(serverapp, opened))
     base = url_path_join(web_app.settings["base_url"], "cellfleet", "api")
     web_app.add_handlers(".*$", [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES])
-    serverapp.log.info("cellfleet: API at %s, store %s", base, state.url)
+    serverapp.log.info("cellfleet: API at %s, store %s", base, safe_url(state.url))
 
 
 def _report(serverapp: Any, opened: Future[Any]) -> None:

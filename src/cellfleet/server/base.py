@@ -14,7 +14,9 @@ import asyncio
 import functools
 import json
 import os
+import reprlib
 from collections.abc import Callable
+from http.client import responses
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -26,13 +28,23 @@ from cellfleet.server.paths import shown_runs
 from cellfleet.server.state import ServerState
 from cellfleet.store.database import Store
 
-__all__ = ["BUSY", "Handler", "is_busy"]
+__all__ = ["BUSY", "Handler", "is_busy", "quoted"]
 
 T = TypeVar("T")
 
 BUSY = "the experiment store is busy (another process holds its write lock): retry in a moment"
 _STOPPED = "the Cellfleet server extension is stopped: restart the Jupyter server"
 _BUSY_WORDS = ("database is locked", "database table is locked", "lock timeout", "could not obtain lock")
+
+
+_QUOTED = reprlib.Repr()
+_QUOTED.maxstring = 80
+
+
+def quoted(text: str) -> str:
+    """``text`` as a message shows a value a client sent: quoted, escaped onto one line, and
+    shortened past 80 characters (an id from a URL may hold anything)."""
+    return _QUOTED.repr(text)
 
 
 def _has_busy_words(text: str) -> bool:
@@ -85,9 +97,18 @@ class Handler(APIHandler):
             raise web.HTTPError(503, BUSY if _has_busy_words(text) else text.splitlines()[0]) from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``{"message", "reason"}`` as JSON. The message is the error's own text: Jupyter's
+        replies use tornado's ``log_message``, a log format in which every ``%`` is doubled."""
         if status_code == 503:
             self.set_header("Retry-After", "1")
-        super().write_error(status_code, **kwargs)
+        error = (kwargs.get("exc_info") or (None, None, None))[1]
+        if not isinstance(error, web.HTTPError):
+            super().write_error(status_code, **kwargs)  # "Unhandled error", with no details
+            return
+        message = error.get_message() or responses.get(status_code, "Unknown HTTP Error")
+        self.set_header("Content-Type", "application/json")
+        self.log.warning("wrote error: %r", message)
+        self.finish(json.dumps({"message": message, "reason": error.reason}))
 
     def shown(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Runs with notebooks named relative to the root (resolves paths: in the pool)."""
@@ -122,7 +143,7 @@ class Handler(APIHandler):
         """The run (blocking: in the pool)."""
         run = self.store.get_run(run_id)
         if run is None:
-            raise web.HTTPError(404, f"no run {run_id}")
+            raise web.HTTPError(404, f"no run {quoted(run_id)}: list runs with `cellfleet runs ls`")
         return run
 
     def job_or_404(self, key: str) -> dict[str, Any]:

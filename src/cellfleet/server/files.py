@@ -11,7 +11,7 @@ from urllib.parse import quote
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from cellfleet.server.base import Handler
+from cellfleet.server.base import Handler, quoted
 
 __all__ = ["CHUNK", "ArtifactHandler", "OutputHandler"]
 
@@ -71,7 +71,7 @@ class ArtifactHandler(_FileHandler):
         self.run_or_404(run_id)
         found = [a for a in self.store.list_artifacts(run_id) if str(a["id"]) == artifact_id]
         if not found:
-            raise web.HTTPError(404, f"run {run_id} has no artifact {artifact_id}")
+            raise web.HTTPError(404, f"run {run_id} has no artifact {quoted(artifact_id)}")
         path = Path(found[0]["path"]).resolve()
         if self.store.root.resolve() not in path.parents:
             raise web.HTTPError(404, f"the file of artifact {artifact_id} is gone")

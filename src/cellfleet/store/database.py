@@ -10,6 +10,7 @@ versioned and upgrades itself when opened.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -40,16 +41,24 @@ __all__ = [
     "decode_row",
     "describe_error",
     "encode_json",
+    "engine_url",
     "open_store",
     "safe_url",
     "stores",
 ]
 
 
+def engine_url(url: str) -> str:
+    """``url`` with its driver named: a PostgreSQL URL without one (``postgresql://``,
+    ``postgres://``) uses psycopg 3, the driver ``cellfleet[postgres]`` brings."""
+    scheme, separator, rest = url.partition("://")
+    return f"postgresql+psycopg://{rest}" if separator and scheme in ("postgresql", "postgres") else url
+
+
 def _engine(url: str, busy_timeout: float = 60.0) -> Engine:
     """An engine for ``url``; on SQLite, a write waits up to ``busy_timeout`` seconds for the lock."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(engine_url(url), pool_pre_ping=True)
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +75,13 @@ def _engine(url: str, busy_timeout: float = 60.0) -> Engine:
     return engine
 
 
+def _missing_driver(url: str, error: ImportError) -> str:
+    """What to install when the driver of ``url`` cannot be imported."""
+    if engine_url(url).startswith("postgresql"):
+        return f"the PostgreSQL driver is not installed ({error.name or error}): pip install 'cellfleet[postgres]'"
+    return f"the database driver is not installed ({error.name or error}): install the one the URL names"
+
+
 @dataclass(frozen=True)
 class MetricPoint:
     """One logged value."""
@@ -77,12 +93,19 @@ class MetricPoint:
     logged: float = 0.0
 
 
+_SECRET_KEYS = ("password", "passwd", "sslpassword")
+_USERINFO_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
+
+
 def safe_url(url: str) -> str:
-    """``url`` as it may be shown: the password, if any, masked."""
+    """``url`` as it may be shown: the password, in the address or its query, masked."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):  # not a URL, or a port that is not a number
+        return _USERINFO_PASSWORD.sub(r"\1***@", url)
+    secret = [key for key in parsed.query if key.lower() in _SECRET_KEYS]
+    parsed = parsed.update_query_dict(dict.fromkeys(secret, "***")) if secret else parsed
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def describe_error(error: BaseException) -> str:
@@ -104,11 +127,14 @@ class Store:
 
     def __init__(self, url: str, *, busy_timeout: float = 60.0, open_wait: float | None = None) -> None:
         self.url = url
+        problem = f"cannot open the experiment store at {safe_url(url)}"
         try:
             self.engine = _engine(url, busy_timeout)
             upgrade(self.engine, lock_wait=open_wait)
-        except (sa.exc.SQLAlchemyError, OSError) as error:
-            raise StoreError(f"cannot open the experiment store at {safe_url(url)}: {describe_error(error)}") from None
+        except ImportError as error:
+            raise StoreError(f"{problem}: {_missing_driver(url, error)}") from None
+        except (sa.exc.SQLAlchemyError, OSError, ValueError) as error:  # ValueError: a port not a number
+            raise StoreError(f"{problem}: {describe_error(error)}") from None
         self.root = _artifact_root(url)
 
     # runs -----------------------------------------------------------------

@@ -118,6 +118,14 @@ class JobStore:
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
+    def count_occurrences(self, state: OccurrenceState, job_id: str | None = None) -> int:
+        """How many occurrences (of ``job_id``, or of every job) are in ``state``: the backlog, for queued."""
+        query = sa.select(sa.func.count()).select_from(occurrences).where(occurrences.c.state == state)
+        if job_id is not None:
+            query = query.where(occurrences.c.job_id == job_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
     def claim(self, occurrence: dict[str, Any], scheduler_id: str) -> bool:
         """Compare-and-set queued → running for this attempt; True for the one scheduler that wins."""
         changes = {"state": OccurrenceState.RUNNING, "claimed_by": scheduler_id}

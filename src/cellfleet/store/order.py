@@ -23,10 +23,15 @@ def valid_sort(sort: str) -> bool:
     return key in COLUMNS or bool(_KEYED.match(key))
 
 
-def _param(name: str, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return sa.cast(runs.c.params, JSONB)[name]
-    return sa.func.json_extract(runs.c.params, f'$."{name}"')
+def _param(name: str, dialect: str) -> tuple[Any, list[Any]]:
+    """What orders runs by the param ``name``: whether it is missing (absent, or null), then the
+    values to sort on. PostgreSQL's JSON puts strings before numbers; SQLite, and so this, after."""
+    if dialect != "postgresql":
+        value = sa.func.json_extract(runs.c.params, f'$."{name}"')  # JSON null comes back as NULL
+        return value.is_(None), [value]
+    value = sa.func.nullif(sa.cast(runs.c.params, JSONB)[name], sa.cast(sa.literal("null"), JSONB))
+    numbers_first = sa.case((sa.func.jsonb_typeof(value).in_(("number", "boolean")), 0), else_=1)
+    return value.is_(None), [numbers_first, value]
 
 
 def _final_metric(name: str) -> Any:
@@ -48,11 +53,13 @@ def order_runs(query: sa.Select[Any], sort: str, dialect: str) -> sa.Select[Any]
         return query.order_by(runs.c.created.desc() if descending else runs.c.created.asc())
     match = _KEYED.match(key)
     if match is None:
-        value = runs.c[key]
+        column = runs.c[key]
+        missing, values = [column.is_(None)] if column.nullable else [], [column]
     elif match.group(1) == "param":
-        value = _param(match.group(2), dialect)
+        absent, values = _param(match.group(2), dialect)
+        missing = [absent]
     else:
         value = _final_metric(match.group(2))
-    ordered = value.desc() if descending else value.asc()
-    missing_last = [value.is_(None)] if match or runs.c[key].nullable else []
-    return query.order_by(*missing_last, ordered, runs.c.created.desc())
+        missing, values = [value.is_(None)], [value]
+    ordered = [value.desc() if descending else value.asc() for value in values]
+    return query.order_by(*missing, *ordered, runs.c.created.desc())

@@ -11,9 +11,10 @@ __all__ = ["duration", "run_page", "run_rows", "runs"]
 
 
 def duration(run: dict[str, Any]) -> float | None:
-    """Seconds from a run's start (or creation) to its end; ``None`` while it runs."""
+    """Seconds from a run's start (or creation) to its end; ``None`` while it runs. Never
+    negative: a skipped run's end is stamped just before its creation, and clocks differ."""
     start, end = run.get("started") or run.get("created"), run.get("ended")
-    return round(end - start, 3) if start and end else None
+    return max(0.0, round(end - start, 3)) if start and end else None
 
 
 def run_rows(store: Store, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ store brings it up to date inside one transaction.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -222,21 +223,39 @@ def _upgrade_to_4(connection: sa.Connection) -> None:
 _UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3, 4: _upgrade_to_4}
 
 
+_RACE_WORDS = ("duplicate column", "already exists", "pg_type_typname_nsp_index")
+"""What a process that lost the race to create the schema sees (SQLite's, PostgreSQL's)."""
+
+_SCHEMA_LOCK = 0x63656C6C666C74  # "cellflt": the PostgreSQL advisory lock held while the schema changes
+
+
 def upgrade(engine: Engine, target: int = SCHEMA_VERSION, lock_wait: float | None = None) -> int:
     """Bring the schema up to ``target``; returns the version it was at.
 
-    Several processes may open a new store at once: one that loses the race to create a
-    table or column finds the work done, reads the version again and carries on. On
-    SQLite, ``lock_wait`` bounds the wait for another process's write lock (default: the
-    engine's busy timeout); a lock held longer is raised, not waited for again.
+    Several processes may open a new store at once. The one that changes the schema holds
+    the database's write lock on SQLite and a transaction-scoped advisory lock on
+    PostgreSQL, so the others wait, then find the work done. One that still loses a race
+    to create a table or column (a process of an older Cellfleet, which took no advisory
+    lock) reads the version again and carries on. ``lock_wait`` bounds the wait for that
+    lock (default: SQLite's busy timeout; on PostgreSQL, no bound); a lock held longer is
+    raised, not waited for again.
     """
     for attempt in range(3):
+        started = time.monotonic()
         try:
             return _upgrade_once(engine, target, lock_wait)
-        except sa.exc.OperationalError as error:
-            if attempt == 2 or not any(word in str(error) for word in ("duplicate column", "already exists")):
+        except sa.exc.DBAPIError as error:
+            raced = not error.connection_invalidated and any(word in str(error) for word in _RACE_WORDS)
+            if attempt == 2 or not (raced or _busy_at_once(error, started)):
                 raise
+            time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _busy_at_once(error: sa.exc.DBAPIError, started: float) -> bool:
+    """SQLite's "locked" without waiting: it refuses at once, rather than wait, where waiting
+    could deadlock (two connections opening a fresh store together); a held lock waits first."""
+    return "database is locked" in str(error) and time.monotonic() - started < 0.5
 
 
 def _upgrade_once(engine: Engine, target: int, lock_wait: float | None) -> int:
@@ -246,9 +265,7 @@ def _upgrade_once(engine: Engine, target: int, lock_wait: float | None) -> int:
         _check_known(found)
         return found
     with engine.begin() as connection:
-        with _lock_wait(connection, lock_wait):
-            if connection.dialect.name == "sqlite":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
+        _take_schema_lock(connection, lock_wait)
         found = schema_version(connection)
         _check_known(found)
         for version in range(found + 1, target + 1):
@@ -256,6 +273,20 @@ def _upgrade_once(engine: Engine, target: int, lock_wait: float | None) -> int:
         if target > found:
             _set_version(connection, target)
     return found
+
+
+def _take_schema_lock(connection: sa.Connection, seconds: float | None) -> None:
+    """Hold, until the transaction ends, the lock that makes one process at a time change the
+    schema: SQLite's write lock, or PostgreSQL's advisory lock (other databases: none)."""
+    if connection.dialect.name == "sqlite":
+        with _lock_wait(connection, seconds):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # hold the write lock while reading the version
+    elif connection.dialect.name == "postgresql":
+        previous = connection.execute(sa.text("SHOW lock_timeout")).scalar_one()
+        if seconds is not None:
+            connection.execute(sa.select(sa.func.set_config("lock_timeout", f"{max(1, int(seconds * 1000))}ms", True)))
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        connection.execute(sa.select(sa.func.set_config("lock_timeout", previous, True)))
 
 
 @contextlib.contextmanager
