@@ -4,30 +4,17 @@
 from __future__ import annotations
 
 import os
-import queue
 
-import pytest
 from jupyter_client.manager import start_new_kernel
 
 from cellfleet.protocol import RunStatus
 from cellfleet.store.database import Store
 from conftest import eventually
+from kernel_helpers import execute
 
 
 def _execute(client, code: str) -> str:
-    msg_id = client.execute(code)
-    texts = []
-    while True:
-        try:
-            message = client.get_iopub_msg(timeout=120)
-        except queue.Empty:
-            pytest.fail(f"the kernel stopped answering while running {code!r}")
-        if message["parent_header"].get("msg_id") != msg_id:
-            continue
-        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
-            return "".join(texts)
-        if message["msg_type"] == "stream":
-            texts.append(message["content"]["text"])
+    return execute(client, code).streams.get("stdout", "")
 
 
 def test_a_nowait_run_cut_off_by_a_kernel_restart_is_interrupted(tmp_path):

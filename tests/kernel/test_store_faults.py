@@ -4,7 +4,6 @@ cell running and its values arriving, with one warning line that names the store
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from jupyter_client.manager import start_new_kernel
 
 from cellfleet.protocol import RunStatus
 from cellfleet.store.database import Store
+from kernel_helpers import execute
 
 CELLS = ("%%remote\nx = 41\nprint('ran')", "print(x + 1)", "import cellfleet\ncellfleet.log(loss=0.5)\nprint('logged')")
 
@@ -64,23 +64,10 @@ def _run_cells(db: Path, cells: tuple[str, ...]) -> list[tuple[str, str, list[st
 
 
 def _execute(client, code: str) -> tuple[str, str, list[str]]:
-    streams: dict[str, list[str]] = {"stdout": [], "stderr": []}
-    errors: list[str] = []
-    msg_id = client.execute(code)
-    while True:
-        try:
-            message = client.get_iopub_msg(timeout=120)
-        except queue.Empty:
-            pytest.fail(f"the kernel stopped answering while running {code!r}")
-        if message["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = message["msg_type"], message["content"]
-        if kind == "status" and content["execution_state"] == "idle":
-            return "".join(streams["stdout"]), "".join(streams["stderr"]), errors
-        if kind == "stream":
-            streams[content["name"]].append(content["text"])
-        elif kind == "error":
-            errors.append(f"{content['ename']}: {content['evalue']}")
+    """stdout, stderr and ``"Name: value"`` of each error of one cell."""
+    reply = execute(client, code)
+    errors = [f"{name}: {value}" for name, value in reply.errors]
+    return reply.streams.get("stdout", ""), reply.streams.get("stderr", ""), errors
 
 
 def _assert_cells_ran_with_one_warning_each(results: list[tuple[str, str, list[str]]], db: Path) -> None:
