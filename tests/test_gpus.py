@@ -6,6 +6,9 @@ machine cannot produce is driven by replacing distributed's NVML functions.
 
 from __future__ import annotations
 
+import importlib.abc
+import os
+import sys
 from types import SimpleNamespace
 
 import pynvml
@@ -102,3 +105,94 @@ def test_a_gpu_that_cannot_be_described_is_an_error(fake_nvml, monkeypatch):
     monkeypatch.setattr(nvml, "_pynvml_handles", broken)
     with pytest.raises(gpus.GPUDiscoveryError, match="GpuIsLost"):
         gpus.gpu_name()
+
+
+# --- which embedded cluster runs the GPUs ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "missing", "kind"),
+    [
+        (0, None, "LocalCluster"),
+        (0, "dask-cuda is not installed", "LocalCluster"),
+        (2, None, "LocalCUDACluster"),
+        (2, "dask-cuda is not installed", "GPULocalCluster"),
+        (1, "dask-cuda cannot be imported (ImportError: no cuda.bindings)", "GPULocalCluster"),
+    ],
+)
+def test_gpus_without_dask_cuda_still_run_on_a_local_cluster_with_one_line_naming_the_extra(count, missing, kind):
+    choice = gpus.choose_cluster(count, missing)
+    assert choice.kind == kind
+    if kind != "GPULocalCluster":
+        assert choice.warning is None
+        return
+    warning = choice.warning
+    assert warning.startswith(f"cellfleet: {missing}, so the ") and warning.endswith("pip install 'cellfleet[cuda]'")
+    assert ("2 GPUs run on" in warning if count == 2 else "1 GPU runs on" in warning) and "\n" not in warning
+
+
+@pytest.fixture
+def no_dask_cuda(monkeypatch):
+    """``import dask_cuda`` fails as where cellfleet[cuda] is not installed."""
+    for name in [name for name in sys.modules if name == "dask_cuda" or name.startswith("dask_cuda.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "dask_cuda", None)
+
+
+def test_dask_cuda_that_is_not_installed_is_named(no_dask_cuda):
+    assert gpus.dask_cuda_missing() == "dask-cuda is not installed"
+    with pytest.raises(ImportError):
+        import dask_cuda  # noqa: F401
+
+
+def test_dask_cuda_that_cannot_import_says_why(monkeypatch):
+    class BrokenCuda(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "dask_cuda":
+                raise ImportError("cannot load cuda.bindings:\n  libcuda.so.1 not found", name="cuda.bindings")
+            return None
+
+    monkeypatch.delitem(sys.modules, "dask_cuda", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [BrokenCuda(), *sys.meta_path])
+    assert gpus.dask_cuda_missing() == (
+        "dask-cuda cannot be imported (ImportError: cannot load cuda.bindings: libcuda.so.1 not found)"
+    )
+
+
+def test_visible_devices_follow_cuda_visible_devices(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpus.visible_devices(3) == ["0", "1", "2"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aa, 5")
+    assert gpus.visible_devices(8) == ["GPU-aa", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert gpus.visible_devices(8) == []
+
+
+@pytest.mark.parametrize(("visible", "expected"), [(None, {"0,1", "1,0"}), ("3,5", {"3,5", "5,3"})])
+def test_without_dask_cuda_each_worker_sees_its_own_gpu_first_and_offers_it(no_dask_cuda, monkeypatch, visible,
+                                                                             expected):  # fmt: skip
+    from distributed import Client
+
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    cluster, warning = gpus.start_local_cluster(
+        2, n_workers=2, threads_per_worker=1, resources={"GPU": 1}, dashboard_address=":0"
+    )
+    try:
+        assert type(cluster).__name__ == "GPULocalCluster" and "pip install 'cellfleet[cuda]'" in warning
+        with Client(cluster, set_as_default=False) as client:
+            seen = client.run(lambda: os.environ["CUDA_VISIBLE_DEVICES"])
+            offers = [info["resources"] for info in client.scheduler_info(n_workers=-1)["workers"].values()]
+        assert set(seen.values()) == expected and offers == [{"GPU": 1}, {"GPU": 1}]
+    finally:
+        cluster.close()
+
+
+def test_a_machine_without_gpus_gets_a_plain_local_cluster_and_no_warning(no_dask_cuda):
+    cluster, warning = gpus.start_local_cluster(0, n_workers=1, threads_per_worker=1, dashboard_address=":0")
+    try:
+        assert type(cluster).__name__ == "LocalCluster" and warning is None
+    finally:
+        cluster.close()

@@ -19,11 +19,11 @@ Passed by a production run to the notebook kernel papermill starts (see :func:`r
 
 | variable               | meaning                                                          |
 | ---------------------- | ---------------------------------------------------------------- |
-| ``CELLFLEET_RUN_ID``   | the run ``cellfleet.log`` records into                           |
-| ``CELLFLEET_JOB_ID``   | the job the run belongs to; ``%%remote`` cells record production runs of it |
+| ``CELLFLEET_RUN_ID``   | the run: local ``cellfleet.log`` records into it; ``%%remote`` cells link to it |
+| ``CELLFLEET_JOB_ID``   | the job the run belongs to, if any; ``%%remote`` cells link to it too |
 | ``CELLFLEET_NOTEBOOK`` | the notebook's path (else Jupyter's ``JPY_SESSION_NAME``)        |
 | ``CELLFLEET_DB``       | the store the run is in                                          |
-| ``CELLFLEET_SCHEDULER``| the job's cluster, when it names one                             |
+| ``CELLFLEET_SCHEDULER``| the job's cluster, or ``cellfleet run --cluster``, when one is named |
 """
 
 from __future__ import annotations
@@ -154,7 +154,9 @@ def default_url(root: str | os.PathLike[str] | None = None) -> str:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a production run told the kernel it started (all ``None`` in an interactive kernel)."""
+    """What a production run told the kernel it started (all ``None`` in an interactive kernel):
+    ``run_id`` is set in every production execution (a job's or ``cellfleet run``'s), ``job_id``
+    only in a job's."""
 
     run_id: str | None
     job_id: str | None

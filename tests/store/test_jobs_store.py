@@ -83,3 +83,13 @@ def test_heartbeats_and_notebook_versions(jobs):
     jobs.save_version("f" * 64, "train.ipynb", "{}")
     jobs.save_version("f" * 64, "train.ipynb", "{}")
     assert jobs.version_content("f" * 64) == "{}" and jobs.version_content("e" * 64) is None
+
+
+def test_the_remote_cells_of_a_run_are_linked_to_it_not_counted_as_runs_of_its_job(jobs):
+    job = _job(jobs)
+    store = jobs.store
+    run = store.create_run(kind="production", job_id=job["id"], status=RunStatus.RUNNING, owner="scheduler-1")
+    cell = store.create_run(kind="production", job_id=job["id"], parent_id=run, status=RunStatus.RUNNING)
+    assert store.get_run(cell)["parent_id"] == run
+    assert [r["id"] for r in jobs.job_runs(job["id"])] == [run]
+    assert [r["id"] for r in jobs.running_runs(job["id"])] == [run]

@@ -1,7 +1,7 @@
 """The ``cellfleet`` command.
 
     cellfleet promote NOTEBOOK [--cron EXPR | --every DURATION] [--name NAME] [-p KEY VALUE]...
-    cellfleet run NOTEBOOK [-p KEY VALUE]... [--kernel NAME]
+    cellfleet run NOTEBOOK [-p KEY VALUE]... [--kernel NAME] [--cluster ADDRESS]
     cellfleet scheduler [--once] [--concurrency N] [--poll SECONDS]
     cellfleet jobs ls | show JOB | pause JOB | resume JOB | delete JOB | run-now JOB
     cellfleet runs ls [--notebook P] [--status S] [--kind K] [--limit N]
@@ -69,6 +69,9 @@ def _jobs_parser(commands: argparse._SubParsersAction[CommandParser]) -> None:
     run.add_argument("notebook")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
     run.add_argument("--kernel")
+    run.add_argument(
+        "--cluster", metavar="ADDRESS", help="Dask scheduler for its %%%%remote cells (default: CELLFLEET_SCHEDULER)"
+    )
     scheduler = commands.add_parser("scheduler", help="the service that runs jobs on schedule")
     scheduler.add_argument("--once", action="store_true", help="run what is due, then exit")
     scheduler.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")

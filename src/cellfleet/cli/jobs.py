@@ -32,7 +32,7 @@ def run_command(url: str | None, args: argparse.Namespace) -> str:
     from cellfleet.production.execute import run_now, run_paths
     from cellfleet.production.spec import parse_params
 
-    run_id, status, error = run_now(args.notebook, parse_params(args.param), args.kernel, url)
+    run_id, status, error = run_now(args.notebook, parse_params(args.param), args.kernel, url, args.cluster)
     output, _ = run_paths(run_id)
     message = f"run {run_id} {status}; output notebook {output}"
     if status != "succeeded":

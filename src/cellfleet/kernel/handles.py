@@ -54,6 +54,23 @@ class RemoteHandle:
         client = self.future.client
         return client.submit(pull, self.future, pure=False).result()
 
+    def locate(self) -> str | None:
+        """The worker that holds the data now (or will, as it is moved there), also kept in
+        :attr:`worker`; ``None`` when no live worker does (it is rebuilt after its worker was lost)
+        or the cluster cannot say."""
+        client = getattr(self.future, "client", None)
+        if client is None or client.status != "running":
+            return None
+        try:
+            holders = client.who_has([self.future]).get(self.future.key) or ()
+            if holders:
+                self.worker = sorted(holders)[0]
+            elif self.worker is not None and self.worker not in client.scheduler_info(n_workers=-1)["workers"]:
+                self.worker = None  # lost with its worker; no worker holds it yet
+        except Exception:  # the scheduler is going: say nothing of where the data is
+            return None
+        return self.worker
+
     def summary(self) -> str:
         info = self.info
         parts = [info.type_name]
@@ -62,8 +79,10 @@ class RemoteHandle:
         if info.dtype is not None:
             parts.append(info.dtype)
         parts.append("size unknown" if info.nbytes is None else format_bytes(info.nbytes))
-        where = "GPU" if info.on_gpu else "worker"
-        return f"{' '.join(parts)} on {where} {self.worker or '?'}"
+        worker = self.locate()
+        if worker is None:
+            return f"{' '.join(parts)} on the cluster"
+        return f"{' '.join(parts)} on {'GPU' if info.on_gpu else 'worker'} {worker}"
 
     def __repr__(self) -> str:
         return f"<remote {self.name}: {self.summary()}>"

@@ -21,7 +21,8 @@ from cellfleet.config import load_settings, parse_size
 from cellfleet.errors import CellfleetError
 from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
-from cellfleet.kernel.session import connect, describe_session, shutdown_embedded
+from cellfleet.kernel.session import shutdown_embedded
+from cellfleet.kernel.workers import describe_clusters
 
 if TYPE_CHECKING:
     from cellfleet.production.spec import JobSpec
@@ -148,6 +149,23 @@ def _check_variant_options(args: Any) -> None:
     both = set(args.maximize or ()) & set(args.minimize or ())
     if both:
         raise UsageError(f"--maximize and --minimize both name {sorted(both)[0]!r}: choose one")
+
+
+def _status_cluster(words: list[str]) -> str | None:
+    """The ``--cluster ADDRESS`` of ``%cellfleet status``, if given."""
+    if not words:
+        return None
+    if len(words) == 2 and words[0] == "--cluster":
+        return words[1]
+    if len(words) == 1 and words[0].startswith("--cluster="):
+        return words[0].partition("=")[2] or _status_usage()
+    return _status_usage()
+
+
+def _status_usage() -> NoReturn:
+    raise UsageError(
+        "%cellfleet status takes at most --cluster ADDRESS, like %cellfleet status --cluster tcp://host:8786"
+    )
 
 
 def _check_settings() -> Any:
@@ -302,19 +320,24 @@ class CellfleetMagics(Magics):
 
     @line_magic
     def cellfleet(self, line: str) -> None:
-        """Cluster commands: ``%cellfleet status`` or ``%cellfleet shutdown``."""
+        """Cluster commands: ``%cellfleet status [--cluster ADDRESS]`` or ``%cellfleet shutdown``.
+
+        ``status`` describes the cluster at ADDRESS, else the clusters this kernel uses (else
+        CELLFLEET_SCHEDULER's), and which workers cannot run cells; it never starts the
+        embedded cluster. ``shutdown`` closes the embedded cluster.
+        """
         try:
             words = shlex.split(line)
         except ValueError as error:
             raise UsageError(f"%cellfleet: cannot read the arguments ({error}): check the quotes") from None
-        if words == ["status"] or not words:
-            settings = _check_settings()
-            print(describe_session(connect(settings.scheduler, settings.workers)))
+        if not words or words[0] == "status":
+            print(describe_clusters(_status_cluster(words[1:]), _check_settings().scheduler))
         elif words == ["shutdown"]:
             print(
                 "cellfleet: embedded cluster closed" if shutdown_embedded() else "cellfleet: no embedded cluster runs"
             )
         else:
             raise UsageError(
-                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status or %cellfleet shutdown"
+                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status [--cluster ADDRESS] "
+                "or %cellfleet shutdown"
             )

@@ -1,7 +1,8 @@
 """Turning ``gpu``/``--gpus``/``--cpus``/``--memory`` into Dask resources a worker offers.
 
 A request no worker can meet is an error listing what the workers offer, decided before
-anything is submitted: a cell never waits forever for a GPU that does not exist.
+anything is submitted: a cell never waits forever for a GPU that does not exist. Only the
+workers that can run cells count (:mod:`cellfleet.kernel.workers`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from cellfleet.errors import NoGPUError, ResourceUnavailable
 from cellfleet.kernel.session import Session, worker_offers
+from cellfleet.kernel.workers import fitting, usable_workers
 
 __all__ = ["Request", "resolve"]
 
@@ -36,11 +38,6 @@ class Request:
         return wanted
 
 
-def _fits(offer: dict[str, Any], wanted: dict[str, float]) -> bool:
-    resources = offer.get("resources") or {}
-    return all(resources.get(kind, 0) >= amount for kind, amount in wanted.items())
-
-
 def _offers(workers: dict[str, dict[str, Any]]) -> str:
     return "; ".join(f"{address} ({worker_offers(info)})" for address, info in sorted(workers.items()))
 
@@ -54,12 +51,12 @@ def resolve(request: Request, session: Session) -> dict[str, float] | None:
     wanted = request.resources()
     if not wanted:
         return None
-    workers = session.workers()
+    workers = usable_workers(session)  # of a cluster someone else runs, those that can run cells
     if not workers:
         return wanted  # an adaptive cluster may still be adding workers: let the cell wait for one
-    if "GPU" in wanted and not any(_fits(info, {"GPU": 1}) for info in workers.values()):
+    if "GPU" in wanted and not fitting(workers, {"GPU": 1}):
         wanted = _without_gpu(request, session, wanted, workers)
-    if wanted and not any(_fits(info, wanted) for info in workers.values()):
+    if wanted and not fitting(workers, wanted):
         asked = ", ".join(f"{k}={v:g}" for k, v in wanted.items())
         raise ResourceUnavailable(
             f"no worker offers {asked}; the workers offer: {_offers(workers)}. "

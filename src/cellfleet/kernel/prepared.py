@@ -46,11 +46,14 @@ class Prepared:
         )
 
     def recorder(self, shell: Any, inputs: Inputs, **fields: Any) -> RunRecorder:
-        """A new run in the store for this cell (``kind`` defaults to ``interactive``)."""
+        """A new run in the store for this cell (``kind`` defaults to ``interactive``; inside a
+        production run it is ``production``, linked to that run and its job)."""
         cell = current_cell()
-        job_id = run_context().job_id
-        if job_id:  # a %%remote cell of a production run
-            fields = {**fields, "kind": RunKind.PRODUCTION, "job_id": job_id}
+        production = run_context()
+        if production.run_id:  # a %%remote cell inside a production run (the scheduler's or `cellfleet run`'s)
+            fields = {**fields, "kind": RunKind.PRODUCTION, "parent_id": production.run_id}
+            if production.job_id:
+                fields["job_id"] = production.job_id
         return RunRecorder(
             run_writer(),
             notebook=cell.notebook or notebook_path(shell),

@@ -26,9 +26,10 @@ from cellfleet.kernel.outputs import DeferredOutput, LiveOutput, ResultDisplay
 from cellfleet.kernel.pending import PendingCell, PendingCells
 from cellfleet.kernel.placement import Request, resolve
 from cellfleet.kernel.prepared import Prepared
-from cellfleet.kernel.remote_cell import Launch, OnSuccess, RemoteCell, rebuild_exception
+from cellfleet.kernel.remote_cell import Launch, OnSuccess, RemoteCell
 from cellfleet.kernel.session import connect
 from cellfleet.kernel.status import make_status
+from cellfleet.kernel.tracebacks import rebuild_exception
 from cellfleet.kernel.update import Update
 from cellfleet.kernel.variants import Variants
 from cellfleet.protocol import CellOutcome

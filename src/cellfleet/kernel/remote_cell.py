@@ -4,9 +4,8 @@ worker, stop on interrupt or timeout, and turn the outcome into namespace update
 from __future__ import annotations
 
 import queue
-import re
 import time
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,7 +19,6 @@ from cellfleet.errors import (
     CellTimeout,
     ClusterError,
     ClusterUnavailable,
-    RemoteCellError,
     WorkerLostError,
 )
 from cellfleet.kernel.handles import RemoteHandle
@@ -28,6 +26,7 @@ from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.job import Output, Status, load_values
 from cellfleet.kernel.session import Session
 from cellfleet.kernel.stop import stop_cell
+from cellfleet.kernel.workers import Placement
 from cellfleet.protocol import (
     CellOutcome,
     CellSpec,
@@ -37,7 +36,6 @@ from cellfleet.protocol import (
     OutcomeReady,
     OutputBatch,
     OutputItem,
-    RemoteFailure,
     RunStatus,
     Started,
     StreamItem,
@@ -45,9 +43,8 @@ from cellfleet.protocol import (
 from cellfleet.store.recorder import RunRecorder
 from cellfleet.worker.task import run_cell, take
 
-__all__ = ["Launch", "OnSuccess", "RemoteCell", "rebuild_exception"]
+__all__ = ["Launch", "OnSuccess", "RemoteCell"]
 
-_NAME_ERROR = re.compile(r"^name '(\w+)' is not defined")
 _TAIL_WAIT = 2.0
 """Seconds to wait for output events still in flight when the cell's result arrives."""
 
@@ -98,6 +95,8 @@ class RemoteCell:
         self._checked = 0.0
         self._shown = 0
         self._early: dict[int, tuple[OutputItem, ...]] = {}
+        self._placement = Placement(session, launch.resources, output, status)
+        self._sends = 0
 
     def run(self) -> CellOutcome:
         """Run to completion; raises a :class:`CellError` (or subclass) when it cannot."""
@@ -173,24 +172,44 @@ class RemoteCell:
 
     def _attempt(self, attempt: int) -> CellOutcome | None:
         self._cell_id = f"{self.spec.cell_id}-{attempt}"
-        self._worker = None
+        self._worker, self._future = None, None
         self._shown, self._early = 0, {}
-        spec = replace(self.spec, cell_id=self._cell_id, topic=self.session.topic)
         sink = self.session.listen(self._cell_id)
         try:
-            self._future = self.session.client.submit(
-                run_cell,
-                spec,
-                self.inputs.packed,
-                self.inputs.handle_names,
-                *self.inputs.handle_futures,
-                key=f"cellfleet-{self.launch.label}-{self._cell_id}",
-                resources=self.launch.resources,
-                pure=False,
-            )
+            self._submit(self._workers())
             return self._follow(sink)
         finally:
             self.session.forget(self._cell_id)
+
+    def _workers(self) -> list[str] | None:
+        """The workers to send the cell to (``None``: any), waiting while no worker can take it."""
+        workers = self._placement.choose()
+        while workers == []:
+            time.sleep(0.25)
+            self._check_stop()
+            workers = self._placement.choose()
+        return workers
+
+    def _submit(self, workers: list[str] | None) -> None:
+        """Send the cell's task (again, when its workers left: the task waiting for them is cancelled)."""
+        if self._future is not None:
+            self._future.cancel()
+            self._worker, self._shown, self._early = None, 0, {}
+            self.status.note("queued")
+        self._sends += 1
+        spec = replace(self.spec, cell_id=self._cell_id, topic=self.session.topic)
+        self._future = self.session.client.submit(
+            run_cell,
+            spec,
+            self.inputs.packed,
+            self.inputs.handle_names,
+            *self.inputs.handle_futures,
+            key=f"cellfleet-{self.launch.label}-{self._cell_id}-{self._sends}",
+            resources=self.launch.resources,
+            workers=workers,
+            allow_other_workers=False,
+            pure=False,
+        )
 
     def _follow(self, sink: queue.Queue[Event]) -> CellOutcome | None:
         outcome = self._await_outcome(sink)
@@ -265,6 +284,13 @@ class RemoteCell:
         return wait
 
     def _check_progress(self) -> None:
+        self._check_stop()
+        workers = self._placement.moved()
+        if workers:
+            self._submit(workers)
+
+    def _check_stop(self) -> None:
+        """Raise when the cell is to stop: interrupted, past its timeout, or its cluster gone."""
         self._checked = time.monotonic()
         if self._cancelled:
             raise KeyboardInterrupt
@@ -351,45 +377,3 @@ def _as_outcome(value: object) -> CellOutcome:
             "version of cellfleet on the workers"
         )
     return value
-
-
-def rebuild_exception(outcome: CellOutcome, notebook: Container[str] = ()) -> BaseException:
-    """The cell's own exception, to raise in the notebook with the worker's traceback.
-
-    A ``NameError`` for a name the ``notebook`` has says why it was not sent.
-    """
-    failure = outcome.error
-    assert failure is not None
-    error: BaseException | None = None
-    if failure.exception is not None:
-        try:
-            error = cloudpickle.loads(failure.exception)
-        except Exception:  # its type does not load here: shown as RemoteCellError, same traceback
-            error = None
-    if error is None:
-        error = RemoteCellError(f"{failure.type_name}: {failure.message}")
-    lines = [*failure.traceback[:-1], _red_exception_line(failure.traceback[-1])]
-    note = _unsent_name_note(failure, notebook)
-    if note is not None:
-        lines.append(note)
-    try:
-        error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
-    except AttributeError:
-        error = RemoteCellError("\n".join(failure.traceback))
-    return error
-
-
-def _unsent_name_note(failure: RemoteFailure, notebook: Container[str]) -> str | None:
-    """Why a name the notebook defines was missing on the worker, for its ``NameError``."""
-    found = _NAME_ERROR.match(failure.message) if failure.type_name == "NameError" else None
-    if found is None or found.group(1) not in notebook:
-        return None
-    return (
-        f"cellfleet: {found.group(1)!r} is defined in the notebook but was not sent: the cell reads it only "
-        "through exec, eval or globals(), which cellfleet cannot see; name it in the cell so it travels"
-    )
-
-
-def _red_exception_line(line: str) -> str:
-    head, colon, rest = line.partition(":")
-    return f"\x1b[0;31m{head}\x1b[0m{colon}{rest}"

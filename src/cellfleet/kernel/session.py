@@ -1,7 +1,9 @@
 """Finding or starting the cluster, detecting GPUs, and the resources workers offer.
 
 The embedded cluster is started on first use and reused: a ``LocalCUDACluster`` (one
-worker per GPU, each advertising ``GPU=1``) when NVML sees GPUs, else a ``LocalCluster``.
+worker per GPU, each advertising ``GPU=1``) when NVML sees GPUs, else a ``LocalCluster``
+(:func:`cellfleet.gpus.start_local_cluster`; GPUs without dask-cuda get a plain one, a worker
+per GPU, and a line naming the extra to install).
 Embedded workers also advertise ``CPU`` (their threads) and ``MEMORY`` (their memory
 limit in bytes), so ``--cpus`` and ``--memory`` place cells as ``--gpus`` does. They
 ignore SIGINT (:mod:`cellfleet.worker.shield`), so the notebook's stop button, which
@@ -13,8 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +26,7 @@ import dask.config
 from distributed import Client
 
 from cellfleet.errors import ClusterUnavailable
-from cellfleet.gpus import gpu_count
+from cellfleet.gpus import gpu_count, start_local_cluster
 from cellfleet.protocol import Event, decode_event
 from cellfleet.worker import shield
 
@@ -53,6 +57,9 @@ class Session:
     topic: str = field(default_factory=lambda: f"cellfleet-{uuid.uuid4().hex[:12]}")
     sinks: dict[str, queue.Queue[Event]] = field(default_factory=dict)
     warned_no_gpu: bool = False
+    verdicts: dict[str, str | None] = field(default_factory=dict)
+    """Worker address → why it cannot run cells, or ``None`` when it can (:mod:`cellfleet.kernel.workers`)."""
+    scheduler_id: str = ""
 
     @property
     def embedded(self) -> bool:
@@ -87,6 +94,25 @@ class Session:
     def workers(self) -> dict[str, dict[str, Any]]:
         return dict(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 
+    def follow_restart(self) -> None:
+        """Notice a scheduler that restarted at this address while the client reconnected by
+        itself: listen for cell events again, check its workers afresh, and say (one line)
+        that what the cluster kept is gone. Raises ``OSError`` when it does not answer."""
+        with dask.config.set({"distributed.comm.timeouts.connect": _CONNECT_TIMEOUT}):  # a dead one: fail soon
+            current = str(self.client.scheduler_info(n_workers=0).get("id", ""))
+        if current == self.scheduler_id:
+            return
+        restarted, self.scheduler_id = bool(self.scheduler_id), current
+        self.verdicts.clear()
+        self.client.subscribe_topic(self.topic, self._route)
+        if restarted:
+            print(
+                f"cellfleet: the scheduler at {self.address} restarted since the last cell: results kept on "
+                "the cluster are gone; run the cells that made them again",
+                file=sys.stderr,
+                flush=True,
+            )
+
     def close(self) -> None:
         try:
             self.client.close()
@@ -115,19 +141,26 @@ class Sessions:
 
     def __init__(self) -> None:
         self._sessions: dict[str | None, Session] = {}
+        self._known: set[str] = set()
+        """Addresses of clusters this kernel has used: one that stops answering "went away"."""
         self._lock = threading.RLock()
 
     def connect(self, address: str | None, workers: int | None = None) -> Session:
         """The live session for ``address``, connecting (or starting the embedded cluster) if needed."""
         with self._lock:
             session = self._sessions.get(address)
-            if session is not None and session.alive:
+            if session is not None and session.alive and _still_there(session):
                 return session
             if session is not None:
                 self._sessions.pop(address, None)
-                session.close()
-            session = _start_embedded(workers) if address is None else _connect_to(address)
-            session.client.subscribe_topic(session.topic, session._route)
+                _close_quietly(session)
+            if address is None:
+                session = _start_embedded(workers)
+                session.client.subscribe_topic(session.topic, session._route)
+            else:
+                session = _connect_to(address, address in self._known)
+                session.follow_restart()
+                self._known.add(address)
             self._sessions[address] = session
             return session
 
@@ -142,6 +175,16 @@ class Sessions:
         if session is None:
             return False
         session.close()
+        return True
+
+    def disconnect(self, address: str) -> bool:
+        """Close the session to the cluster at ``address``, if there is one (the next cell on it
+        connects again); returns whether there was."""
+        with self._lock:
+            session = self._sessions.pop(address, None)
+        if session is None:
+            return False
+        _close_quietly(session)
         return True
 
     def close(self) -> list[str]:
@@ -163,16 +206,49 @@ sessions = Sessions()
 
 def connect(address: str | None, workers: int | None = None) -> Session:
     """The session for ``address``, or for the embedded cluster when it is ``None``."""
+    _spawnable_main()
     return sessions.connect(address, workers)
 
 
-def _connect_to(address: str) -> Session:
+def _spawnable_main() -> None:
+    """Give ``__main__`` the ``__spec__`` that ``%reset`` removes: without it, starting or
+    restarting a worker process (multiprocessing's spawn) fails, and the cluster never comes up."""
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):
+        main.__spec__ = None
+
+
+def _still_there(session: Session) -> bool:
+    """Whether a live session's scheduler answers (noticing one that restarted)."""
+    if session.embedded:
+        return True
+    try:
+        session.follow_restart()
+    except OSError:
+        return False
+    return True
+
+
+def _close_quietly(session: Session) -> None:
+    try:
+        session.close()
+    except Exception as error:  # a session that went away may fail to close; a new one replaces it
+        _log.debug("cellfleet: closing the session to %s: %s", session.address, error)
+
+
+def _connect_to(address: str, used_before: bool = False) -> Session:
     try:
         client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as error:
+        fix = "or drop --cluster / CELLFLEET_SCHEDULER to use the embedded local cluster"
+        if used_before:
+            raise ClusterUnavailable(
+                f"the cluster at {address} went away: its scheduler no longer answers ({type(error).__name__}); "
+                f"restart it and its workers, {fix}"
+            ) from None
         raise ClusterUnavailable(
             f"could not reach the Dask scheduler at {address} ({type(error).__name__}): check that it is running "
-            "and the address is right, or drop --cluster / CELLFLEET_SCHEDULER to use the embedded local cluster"
+            f"and the address is right, {fix}"
         ) from None
     return Session(client=client, address=address)
 
@@ -194,14 +270,9 @@ def _start_embedded(workers: int | None) -> Session:
         preload=[shield.MODULE],
     )
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        if gpus:
-            from dask_cuda import LocalCUDACluster
-
-            cluster = LocalCUDACluster(**options)
-        else:
-            from distributed import LocalCluster
-
-            cluster = LocalCluster(processes=True, **options)
+        cluster, warning = start_local_cluster(gpus, **options)  # dask-cuda's when installed
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     client = Client(cluster, set_as_default=False)
     _shorten_batching(client, cluster)
     return Session(client=client, address=cluster.scheduler_address, cluster=cluster)
@@ -240,12 +311,15 @@ def shutdown_embedded() -> bool:
     return sessions.shutdown_embedded()
 
 
-def describe_session(session: Session) -> str:
-    """A short report of the cluster: kind, address, dashboard, and each worker."""
+def describe_session(session: Session, problems: Mapping[str, str] | None = None) -> str:
+    """A short report of the cluster: kind, address, dashboard, and each worker (with what
+    makes one unable to run cells, from ``problems``)."""
     kind = "external"
     if session.embedded:
         kind = f"embedded {type(session.cluster).__name__}"
     lines = [f"cluster   {session.address} ({kind})"]
+    if not session.alive:
+        return f"{lines[0]}: gone (its scheduler no longer answers); the next cell on it says so"
     dashboard = getattr(session.client, "dashboard_link", None)
     if dashboard:
         lines.append(f"dashboard {dashboard}")
@@ -255,7 +329,11 @@ def describe_session(session: Session) -> str:
     from dask.utils import format_bytes
 
     lines.append(f"workers   {len(workers)}, {gpus:g} GPUs, {format_bytes(memory)} memory")
+    if not workers:
+        lines.append(f"  none: start one with `dask worker {session.address}`; cells wait for one")
     for address, info in sorted(workers.items()):
         threads = info.get("nthreads", "?")
-        lines.append(f"  {address}  threads={threads}  {worker_offers(info)}")
+        problem = (problems or {}).get(address)
+        unusable = f"  cannot run cells: {problem}" if problem else ""
+        lines.append(f"  {address}  threads={threads}  {worker_offers(info)}{unusable}")
     return "\n".join(lines)

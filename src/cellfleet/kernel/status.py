@@ -1,4 +1,5 @@
-"""Live status of a remote cell in the notebook: queued → running on worker / GPU → done.
+"""Live status of a remote cell in the notebook: queued (or waiting for workers) → running on
+worker / GPU → done.
 
 With a widget-capable frontend (JupyterLab with ipywidgets) the status is an ipywidgets
 ``HTML`` line; elsewhere (papermill, nbclient, a terminal) a display whose text is updated
@@ -48,8 +49,8 @@ class StatusView:
         self._render(force=True)
 
     def note(self, text: str) -> None:
-        """A transient state such as ``retrying``."""
-        self._state = text
+        """A state without a worker, such as ``retrying`` or ``waiting for workers``."""
+        self._state, self._where = text, ""
         self._render(force=True)
 
     def tick(self) -> None:

@@ -42,11 +42,14 @@ def run_paths(run_id: str) -> tuple[Path, Path]:
     return folder / f"{run_id}.ipynb", folder / f"{run_id}.log"
 
 
-def _environment(run_id: str, notebook: str, url: str, job: dict[str, Any] | None) -> dict[str, str]:
-    """What the run's kernel inherits: its run (for cellfleet.log), job, store and cluster."""
+def _environment(
+    run_id: str, notebook: str, url: str, job: dict[str, Any] | None, cluster: str | None = None
+) -> dict[str, str]:
+    """What the run's kernel inherits: its run (for cellfleet.log, and the link of its %%remote
+    cells), job, store and cluster (the job's, or ``cellfleet run --cluster``)."""
     if job is None:
-        return run_environment(run_id, notebook, url)
-    return run_environment(run_id, notebook, url, job_id=job["id"], scheduler=job.get("cluster"))
+        return run_environment(run_id, notebook, url, scheduler=cluster)
+    return run_environment(run_id, notebook, url, job_id=job["id"], scheduler=job.get("cluster") or cluster)
 
 
 def _logger(path: Path) -> logging.Handler:
@@ -117,9 +120,12 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatu
 
 
 def run_now(
-    notebook: str, params: dict[str, Any], kernel: str | None, url: str | None
+    notebook: str, params: dict[str, Any], kernel: str | None, url: str | None, cluster: str | None = None
 ) -> tuple[str, RunStatus, str | None]:
     """A one-off production run (``cellfleet run``): returns (run id, status, error).
+
+    ``cluster`` is the Dask scheduler its ``%%remote`` cells use (``CELLFLEET_SCHEDULER`` for
+    its kernel); without it they use the one already configured, or the embedded cluster.
 
     The store's bookkeeping (SQLAlchemy's import included) happens in a thread while
     papermill starts the kernel, so recording the run adds little to its wall time.
@@ -135,11 +141,12 @@ def run_now(
     if url is not None:
         open_store(url)  # a store named by the user is checked before anything runs
     run_id, url = new_id(), url or default_url()
-    fields = {"params": params, "started": time.time(), "environment": {"kernel": kernel}}
+    environment = {"kernel": kernel, **({"cluster": cluster} if cluster else {})}
+    fields = {"params": params, "started": time.time(), "environment": environment}
     problems: list[BaseException] = []
     record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields, problems))
     record.start()
-    export_run_environment(_environment(run_id, str(snap.source), url, None))
+    export_run_environment(_environment(run_id, str(snap.source), url, None, cluster))
     status, error = _papermill(snap.path, run_id, str(snap.source), params, kernel)
     record.join()
     if problems:

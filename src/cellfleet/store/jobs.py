@@ -90,7 +90,9 @@ class JobStore:
             connection.execute(sa.delete(jobs).where(jobs.c.id == job_id))
 
     def job_runs(self, job_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        query = sa.select(runs).where(runs.c.job_id == job_id).order_by(runs.c.created.desc()).limit(limit)
+        """The job's runs, newest first (not the remote cells that ran inside them)."""
+        query = sa.select(runs).where(runs.c.job_id == job_id, runs.c.parent_id.is_(None))
+        query = query.order_by(runs.c.created.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [decode_row(dict(row)) for row in connection.execute(query).mappings()]
 
@@ -172,7 +174,9 @@ class JobStore:
             return connection.execute(query).rowcount == 1
 
     def running_runs(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        """The production runs running now (not the remote cells running inside them)."""
         query = sa.select(runs).where(runs.c.kind == RunKind.PRODUCTION, runs.c.status == RunStatus.RUNNING)
+        query = query.where(runs.c.parent_id.is_(None))
         if job_id is not None:
             query = query.where(runs.c.job_id == job_id)
         with self.engine.connect() as connection:

@@ -7,6 +7,7 @@ store brings it up to date inside one transaction.
 | 2 | runs.cached_from, runs.job_id; results (for --cache) |
 | 3 | runs.attempt, runs.owner, runs.occurrence_id, runs.output_path; notebook_versions, jobs, occurrences, schedulers |
 | 4 | runs.directions (which way is better for each metric, as the cell declared) |
+| 5 | runs.parent_id (the production run a remote cell ran inside) |
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ __all__ = [
     "upgrade",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 RUN_STATUSES = values_of(RunStatus)
 
 metadata = sa.MetaData()
@@ -74,6 +75,7 @@ runs = sa.Table(
     sa.Column("occurrence_id", sa.Integer),  # schema 3
     sa.Column("output_path", sa.Text),  # schema 3: the executed notebook
     sa.Column("directions", sa.Text),  # schema 4: {metric: "min" | "max"} the cell declared
+    sa.Column("parent_id", sa.String(32)),  # schema 5: the production run a remote cell ran inside
     sa.Index("runs_by_notebook", "notebook", "created"),
     sa.Index("runs_by_status", "status"),
     sa.Index("runs_by_group", "group_id"),
@@ -177,6 +179,7 @@ _SCHEMA_3_COLUMNS = (
     ("runs", "output_path", "TEXT"),
 )
 _SCHEMA_4_COLUMNS = (("runs", "directions", "TEXT"),)
+_SCHEMA_5_COLUMNS = (("runs", "parent_id", "VARCHAR(32)"),)
 
 
 def schema_version(connection: sa.Connection) -> int:
@@ -188,7 +191,8 @@ def schema_version(connection: sa.Connection) -> int:
 
 def _upgrade_to_1(connection: sa.Connection) -> None:
     """Schema 1: runs (without cached_from and job_id), metrics, artifacts."""
-    added_later = {column for _, column, _ in (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS)}
+    later = (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS, *_SCHEMA_5_COLUMNS)
+    added_later = {column for _, column, _ in later}
     version_1 = sa.MetaData()
     for table in (meta, metrics, artifacts):
         table.to_metadata(version_1)
@@ -220,7 +224,11 @@ def _upgrade_to_4(connection: sa.Connection) -> None:
     _add_columns(connection, _SCHEMA_4_COLUMNS)
 
 
-_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3, 4: _upgrade_to_4}
+def _upgrade_to_5(connection: sa.Connection) -> None:
+    _add_columns(connection, _SCHEMA_5_COLUMNS)
+
+
+_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3, 4: _upgrade_to_4, 5: _upgrade_to_5}
 
 
 _RACE_WORDS = ("duplicate column", "already exists", "pg_type_typname_nsp_index")

@@ -45,6 +45,7 @@ __all__ = [
     "CellInterrupted",
     "interrupt",
     "pull",
+    "ready",
     "run_cell",
     "running_cells",
     "take",
@@ -296,6 +297,14 @@ def interrupt(cell_id: str) -> bool:
         return False
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(CellInterrupted))
     return True
+
+
+def ready() -> str:
+    """The cellfleet version this worker runs cells with (the notebook's check of a new worker:
+    a worker that cannot import this module fails to load the call itself)."""
+    from cellfleet._version import __version__
+
+    return str(__version__)
 
 
 def running_cells() -> list[str]:
