@@ -210,10 +210,10 @@ export function replaceHead(rows: IRun[], page: IRun[]): IRun[] {
   return [...page, ...rows.slice(page.length).filter(run => !ids.has(run.id))];
 }
 
-/** Counts for the status bar: running remote cells and running variants. */
+/** Counts for the status bar: running remote cells and running variants (search trials included). */
 export function activeCounts(runs: IRun[]): { cells: number; variants: number } {
   const active = runs.filter(isActive);
-  const variants = active.filter(run => run.kind === 'variant').length;
+  const variants = active.filter(run => run.kind === 'variant' || run.kind === 'trial').length;
   return { cells: active.length - variants, variants };
 }
 

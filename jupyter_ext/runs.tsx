@@ -187,7 +187,7 @@ function Toolbar(props: {
       </button>
       <button
         className="jp-mod-styled"
-        disabled={!one || one.kind !== 'variant'}
+        disabled={!one || (one.kind !== 'variant' && one.kind !== 'trial')}
         onClick={() => one && props.actions.adopt(one)}
       >
         Adopt

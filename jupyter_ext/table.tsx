@@ -14,7 +14,8 @@ const STATUS_MARKS: Record<RunStatus, string> = {
   cancelled: '⊘',
   timed_out: '⧗',
   interrupted: '■',
-  skipped: '–'
+  skipped: '–',
+  pruned: '✂'
 };
 
 export interface IColumn {

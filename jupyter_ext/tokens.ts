@@ -20,12 +20,13 @@ export const RUN_STATUSES = [
   'cancelled',
   'timed_out',
   'interrupted',
-  'skipped'
+  'skipped',
+  'pruned'
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** Where a run comes from (`cellfleet.protocol.RunKind`). */
-export const RUN_KINDS = ['interactive', 'variant', 'production'] as const;
+export const RUN_KINDS = ['interactive', 'variant', 'production', 'trial'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** A scheduled occurrence of a job (`cellfleet.protocol.OccurrenceState`). */

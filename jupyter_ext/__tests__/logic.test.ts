@@ -215,9 +215,11 @@ describe('grouping, merging and windowing', () => {
     const counts = activeCounts([
       run('a', { status: 'running' }),
       run('b', { status: 'queued', kind: 'interactive' }),
-      run('c', { status: 'failed' })
+      run('c', { status: 'failed' }),
+      run('d', { status: 'running', kind: 'trial' }),
+      run('e', { status: 'pruned', kind: 'trial' })
     ]);
-    expect(counts).toEqual({ cells: 1, variants: 1 });
+    expect(counts).toEqual({ cells: 1, variants: 2 });
   });
 });
 

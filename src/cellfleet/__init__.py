@@ -24,6 +24,7 @@ from cellfleet.errors import (
     ScheduleError,
     SerializationError,
     StoreError,
+    TrialPruned,
     WorkerLostError,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "ScheduleError",
     "SerializationError",
     "StoreError",
+    "TrialPruned",
     "WorkerLostError",
     "__version__",
     "client",

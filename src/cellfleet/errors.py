@@ -21,6 +21,9 @@ as an internal traceback::
         │                          an unknown parameter, a job name taken
         └── ScheduleError          a bad --cron, --every or --timeout
 
+    TrialPruned (a BaseException)  raised by cellfleet.log inside a search trial the
+                                   search's pruner stopped; the trial is recorded ``pruned``
+
 Exceptions raised by the cell's own code are re-raised in the notebook as their own
 type, with the worker's traceback attached (see :mod:`cellfleet.worker.task`).
 """
@@ -42,6 +45,7 @@ __all__ = [
     "ScheduleError",
     "SerializationError",
     "StoreError",
+    "TrialPruned",
     "WorkerLostError",
 ]
 
@@ -115,3 +119,16 @@ class PromotionError(CellfleetError):
 
 class ScheduleError(PromotionError, ValueError):
     """A schedule or duration that cannot be read."""
+
+
+class TrialPruned(BaseException):
+    """Raised by ``cellfleet.log`` in a ``%%remote --search`` trial that the search's pruner
+    stopped: the trial ends there, is recorded ``pruned`` (not failed), and its worker takes
+    the next trial.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that a cell's ``except Exception``
+    does not swallow it; let it propagate.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;33m{type(self).__name__}\x1b[0m: {self}"]

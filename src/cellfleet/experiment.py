@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cellfleet.worker.capture import active_capture
+from cellfleet.worker.pruning import stop_if_pruned
 
 __all__ = ["log", "log_artifact"]
 
@@ -50,17 +51,21 @@ def log(step: int | None = None, **metrics: Any) -> None:
     """Record numeric metrics for the current run: ``cellfleet.log(step=3, loss=0.2, acc=0.91)``.
 
     With ``step`` the points form a series; without, each call records the latest value.
+    In a ``%%remote --search`` trial that the search's pruner stopped, it raises
+    :class:`~cellfleet.errors.TrialPruned` (after recording the values).
     """
     if not metrics:
         raise TypeError("cellfleet.log needs at least one metric, like cellfleet.log(loss=0.2)")
     if step is not None and not isinstance(step, numbers.Integral):
         raise TypeError(f"cellfleet.log: step must be a whole number (got {step!r})")
     values = _numeric(metrics)
-    if not values:
-        return
     capture = active_capture()
     if capture is not None:
-        capture.metric(values, None if step is None else int(step))
+        if values:
+            capture.metric(values, None if step is None else int(step))
+        stop_if_pruned(capture.cell_id)  # a search trial its pruner stopped ends here
+        return
+    if not values:
         return
     from cellfleet.kernel.context import local_recorder
 

@@ -35,6 +35,8 @@ class RunStatus(str, enum.Enum):
     """The process running it died (a production run recovered after a crash)."""
     SKIPPED = "skipped"
     """A production occurrence not run because the previous run still went (``--overlap skip``)."""
+    PRUNED = "pruned"
+    """A search trial stopped early by the search's pruner (``%%remote --search ... --prune``)."""
 
     def __str__(self) -> str:
         return self.value
@@ -50,6 +52,8 @@ class RunKind(str, enum.Enum):
     INTERACTIVE = "interactive"
     VARIANT = "variant"
     PRODUCTION = "production"
+    TRIAL = "trial"
+    """A trial of a ``%%remote --search`` (an Optuna study)."""
 
     def __str__(self) -> str:
         return self.value

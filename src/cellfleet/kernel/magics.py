@@ -22,6 +22,7 @@ from cellfleet.errors import CellfleetError
 from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
 from cellfleet.kernel.session import shutdown_embedded
+from cellfleet.kernel.space import PRUNERS, SAMPLERS, search_options
 from cellfleet.kernel.workers import describe_clusters
 
 if TYPE_CHECKING:
@@ -74,6 +75,17 @@ def _positive(value: float | None, flag: str, whole: bool = False, zero: bool = 
 @argument("--maximize", action="append", metavar="METRIC", help="higher is better for METRIC (best, %%adopt best)")
 @argument("--minimize", action="append", metavar="METRIC", help="lower is better for METRIC (best, %%adopt best)")
 @argument("--cache", action="store_true", help="reuse the results of an identical succeeded run instead of running")
+@argument(
+    "--search",
+    action="append",
+    metavar="NAME=DIST",
+    help="search a parameter: uniform(a,b), loguniform(a,b), int(a,b[,step]) or choice(v1,...)",
+)
+@argument("--trials", type=int, metavar="N", help="trials of the --search to run (default 20)")
+@argument("--sampler", choices=SAMPLERS, help="how --search picks params (default tpe)")
+@argument("--prune", choices=PRUNERS, help="how --search stops poor trials early (default median)")
+@argument("--study", metavar="NAME", help="keep the --search study in the store; the same NAME continues it")
+@argument("--seed", type=int, metavar="N", help="seed of the --search sampler")
 def _remote_signature(line: str, cell: str) -> None:
     """Placeholder carrying ``%%remote``'s argument declarations."""
 
@@ -112,6 +124,8 @@ def parse_remote_options(line: str) -> RemoteOptions:
     _check_target(args)
     memory = _check_numbers(args)
     _check_variant_options(args)
+    with _as_usage_errors():
+        search = search_options(args)
     return RemoteOptions(
         gpus=args.gpus or (1 if args.target == "gpu" else 0),
         cpus=args.cpus,
@@ -130,17 +144,18 @@ def parse_remote_options(line: str) -> RemoteOptions:
         maximize=tuple(args.maximize or ()),
         minimize=tuple(args.minimize or ()),
         cache=args.cache,
+        search=search,
     )
 
 
 def _check_variant_options(args: Any) -> None:
     if args.grid and args.variants:
         raise UsageError("%%remote: give either --grid or --variants, not both")
-    fans_out = bool(args.grid or args.variants)
+    fans_out = bool(args.grid or args.variants or args.search)
     if args.nowait and fans_out:
-        raise UsageError("%%remote: --nowait does not combine with --grid/--variants; the table shows them live")
+        raise UsageError("%%remote: --nowait does not combine with --grid/--variants/--search; the table shows it live")
     if not fans_out and (args.max_parallel or args.maximize or args.minimize):
-        raise UsageError("%%remote: --max-parallel, --maximize and --minimize go with --grid or --variants")
+        raise UsageError("%%remote: --max-parallel, --maximize and --minimize go with --grid, --variants or --search")
     _positive(args.max_parallel, "--max-parallel", whole=True)
     metrics = [*(args.maximize or ()), *(args.minimize or ())]
     bad = [m for m in metrics if not m.isidentifier()]

@@ -28,6 +28,7 @@ from cellfleet.kernel.placement import Request, resolve
 from cellfleet.kernel.prepared import Prepared
 from cellfleet.kernel.remote_cell import Launch, OnSuccess, RemoteCell
 from cellfleet.kernel.session import connect
+from cellfleet.kernel.space import SearchOptions
 from cellfleet.kernel.status import make_status
 from cellfleet.kernel.tracebacks import rebuild_exception
 from cellfleet.kernel.update import Update
@@ -59,6 +60,8 @@ class RemoteOptions:
     maximize: tuple[str, ...] = ()
     minimize: tuple[str, ...] = ()
     cache: bool = False
+    search: SearchOptions | None = None
+    """``--search``: an Optuna study over the cell (:mod:`cellfleet.kernel.search`)."""
 
     @property
     def fans_out(self) -> bool:
@@ -79,6 +82,8 @@ class RemoteRunner:
     def run(self, options: RemoteOptions, code: str, settings: Settings | None = None) -> Any:
         """Run ``code`` remotely; returns what the cell displays as ``Out[n]``."""
         prepared = self._prepare(options, code, settings or load_settings())
+        if options.search is not None:
+            return self._search(prepared)
         if options.fans_out:
             return self.variants.run(prepared)
         inputs = pack(prepared.analysis.reads, self.shell.user_ns, prepared.session.address)
@@ -127,6 +132,11 @@ class RemoteRunner:
         resources = resolve(self._request(options, settings), session)
         launch = Launch(_slug(label), resources, options.retries, options.timeout, settings.kill_grace)
         return Prepared(label, source, analysis, options, settings, session, launch)
+
+    def _search(self, prepared: Prepared) -> None:
+        from cellfleet.kernel.search import Search  # imports Optuna: only when a cell searches
+
+        Search(self.shell, self.make_job, self.variants).run(prepared)
 
     def adopt(self, which: str) -> None:
         """Assign a variant's results to the notebook (see :meth:`Variants.adopt`)."""

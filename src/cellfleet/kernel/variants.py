@@ -30,7 +30,16 @@ from cellfleet.kernel.update import Update
 from cellfleet.protocol import CellOutcome, RunKind
 from cellfleet.store.recorder import RunRecorder
 
-__all__ = ["MakeJob", "VariantGroup", "VariantJob", "VariantResult", "VariantState", "Variants", "run_group"]
+__all__ = [
+    "MakeJob",
+    "VariantGroup",
+    "VariantJob",
+    "VariantResult",
+    "VariantState",
+    "Variants",
+    "follow",
+    "run_group",
+]
 
 
 class MakeJob(Protocol):
@@ -126,7 +135,8 @@ class VariantJob:
     thread: threading.Thread | None = None
 
 
-def _follow(job: VariantJob, gate: threading.Semaphore) -> None:
+def follow(job: VariantJob, gate: threading.Semaphore) -> None:
+    """Run one job under ``gate``; its row and result say how it ended (it never raises)."""
     with gate:
         try:
             outcome = job.cell.run()
@@ -155,7 +165,7 @@ def run_group(group: VariantGroup, jobs: Sequence[VariantJob], max_parallel: int
     """Run every job; draw the table while they run and leave the comparison at the end."""
     gate = threading.Semaphore(max_parallel or len(jobs))
     for job in jobs:
-        job.thread = threading.Thread(target=_follow, args=(job, gate), name="cellfleet-variant", daemon=True)
+        job.thread = threading.Thread(target=follow, args=(job, gate), name="cellfleet-variant", daemon=True)
         job.thread.start()
     handle = display(_bundle(group), raw=True, display_id=True) if live else None
     try:
