@@ -45,7 +45,8 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
     'cancelled',
     'timed_out',
     'interrupted',
-    'skipped'
+    'skipped',
+    'pruned'
   ]);
 
   // Run the whole notebook without waiting: the runs must show up while they run.
