@@ -13,12 +13,6 @@ from jobs_helpers import write_notebook
 
 
 @pytest.fixture
-def jp_server_config(jp_root_dir, monkeypatch):
-    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))  # before the server opens its own store
-    return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
-
-
-@pytest.fixture
 def store(jp_root_dir, monkeypatch):
     monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))
     store = Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")

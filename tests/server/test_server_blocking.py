@@ -37,12 +37,6 @@ connection.execute("ROLLBACK")
 
 
 @pytest.fixture
-def jp_server_config(jp_root_dir, monkeypatch):
-    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))  # before the server opens its own store
-    return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
-
-
-@pytest.fixture
 def db_path(jp_root_dir) -> Path:
     return jp_root_dir / ".cellfleet" / "cellfleet.db"
 

@@ -14,12 +14,6 @@ from jobs_helpers import write_notebook
 
 
 @pytest.fixture
-def jp_server_config(jp_root_dir, monkeypatch):
-    monkeypatch.setenv("CELLFLEET_ROOT", str(jp_root_dir))  # before the server opens its own store
-    return {"ServerApp": {"jpserver_extensions": {"cellfleet": True}}}
-
-
-@pytest.fixture
 def jp_root_dir(jp_home_dir):
     """The server's root inside the home folder, as usual: Jupyter then shows it as ``~/work``."""
     root = jp_home_dir / "work"
