@@ -19,7 +19,7 @@ import cloudpickle
 
 from cellfleet.errors import HandleError, SerializationError
 from cellfleet.kernel.handles import RemoteHandle
-from cellfleet.rebind import with_globals
+from cellfleet.rebind import main_functions, with_globals
 
 __all__ = ["Inputs", "notebook_only", "pack"]
 
@@ -114,13 +114,8 @@ def _with_function_globals(names: set[str], namespace: Mapping[str, Any]) -> set
 
 def _globals_used(value: Any, namespace: Mapping[str, Any]) -> set[str]:
     """The global names a function (or a class's methods) defined in the notebook reads or writes."""
-    if isinstance(value, type) and value.__module__ == "__main__":
-        members = [getattr(m, "__func__", m) for m in vars(value).values()]
-        members += [p.fget for p in vars(value).values() if isinstance(p, property)]
-        return set().union(*(_globals_used(m, namespace) for m in members if m is not value))
-    if not isinstance(value, types.FunctionType) or value.__globals__ is not namespace:
-        return set()
-    return _code_globals(value.__code__)
+    functions = [f for f in main_functions(value) if f.__globals__ is namespace]
+    return set().union(*(_code_globals(f.__code__) for f in functions))
 
 
 def _code_globals(code: types.CodeType) -> set[str]:

@@ -39,11 +39,11 @@ def _merge(old: Any, new: Any) -> bool:
     """Make ``old`` equal to ``new`` in place; False when it cannot be done for their types."""
     if type(old) is not type(new):
         return False
-    if isinstance(old, list):
+    if isinstance(old, (list, bytearray)):
         old[:] = new
-    elif isinstance(old, (dict, set, bytearray)):
+    elif isinstance(old, (dict, set)):
         old.clear()
-        old.update(new) if not isinstance(old, bytearray) else old.extend(new)
+        old.update(new)
     else:
         return _merge_object(old, new)
     return True

@@ -43,7 +43,7 @@ class Changes:
     deleted: tuple[str, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Start:
     """The namespace as the cell found it: each name's object and its fingerprint."""
 
@@ -92,15 +92,10 @@ def build(
         except Exception as error:
             raise InputError(name, error) from None
     _adopt_all(namespace)
-    start = Start(objects=dict(namespace))
-    for name, value in start.objects.items():
-        print_ = None if _is_dunder(name) else fingerprint(value)
-        if print_ is not None:
-            start.prints[name] = print_
+    prints = {n: p for n, v in namespace.items() if not _is_dunder(n) and (p := fingerprint(v)) is not None}
     namespace.update(handles)
     namespace.update({name: Unavailable(name) for name in unavailable if name not in namespace})
-    start.objects = dict(namespace)
-    return namespace, start
+    return namespace, Start(objects=dict(namespace), prints=prints)
 
 
 def _adopt_all(namespace: dict[str, Any]) -> None:
@@ -147,7 +142,11 @@ def changes(namespace: dict[str, Any], start: Start, static_writes: Iterable[str
     """Every name the cell assigned, changed in place, or deleted."""
     order = list(dict.fromkeys([*static_writes, *sorted(namespace)]))
     assigned = [n for n in order if n in namespace and _assigned(n, namespace[n], start)]
-    mutated = [n for n in start.prints if n in namespace and n not in assigned and _mutated(n, namespace, start)]
+    mutated = [
+        n
+        for n, before in start.prints.items()
+        if n in namespace and n not in assigned and fingerprint(namespace[n]) != before
+    ]
     deleted = sorted(n for n in start.objects if n not in namespace and not _is_dunder(n))
     return Changes(tuple(assigned), tuple(mutated), tuple(deleted))
 
@@ -156,10 +155,6 @@ def _assigned(name: str, value: Any, start: Start) -> bool:
     if _is_dunder(name):
         return False
     return name not in start.objects or start.objects[name] is not value
-
-
-def _mutated(name: str, namespace: dict[str, Any], start: Start) -> bool:
-    return fingerprint(namespace[name]) != start.prints[name]
 
 
 def _is_dunder(name: str) -> bool:
