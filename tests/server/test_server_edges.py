@@ -73,7 +73,7 @@ async def test_the_404_lists_every_endpoint():
     from cellfleet.server.routes import ENDPOINTS
 
     assert ENDPOINTS.split(", ") == [
-        "runs", "runs/ID", "runs/ID/artifacts/ID", "runs/ID/output", "compare", "changes", "events",
+        "runs", "runs/ID", "runs/ID/artifacts/ID", "runs/ID/output", "compare", "studies/ID", "changes", "events",
         "jobs", "jobs/ID", "jobs/ID/pause|resume|run-now",
     ]  # fmt: skip
 

@@ -13,6 +13,7 @@ from tornado.httpclient import HTTPClientError
 from cellfleet.server import _load_jupyter_server_extension, _unload_jupyter_server_extension
 from cellfleet.store.database import MetricPoint, Store
 from jobs_helpers import write_notebook
+from study_helpers import keep_study, lr_matters, record_search
 
 
 @pytest.fixture
@@ -83,6 +84,17 @@ async def test_jobs_on_each_store(jp_fetch, store, jp_root_dir):
     assert taken.value.code == 409
     await api(jp_fetch, "jobs", "hourly", method="DELETE")
     assert (await api(jp_fetch, "jobs"))["jobs"] == []
+
+
+async def test_a_search_and_the_study_it_kept_on_each_store(jp_fetch, store, store_url):
+    ids = record_search(store, lr_matters(), group_id="kept1")
+    keep_study(store_url, "tune-lr", "kept1")
+    found = await api(jp_fetch, "studies", "kept1")
+    assert found["study_name"] == "tune-lr" and [t["run_id"] for t in found["trials"]] == ids
+    assert found["importances"][0]["param"] == "lr" and found["trials"][-1]["values"]["loss"] is not None
+    with pytest.raises(HTTPClientError) as missing:
+        await api(jp_fetch, "studies", "nothing")
+    assert missing.value.code == 404
 
 
 class _ServerApp:
