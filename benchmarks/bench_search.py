@@ -1,12 +1,15 @@
 """Search with early stopping against the full grid: best objective found for the worker-seconds spent.
 
-    python benchmarks/bench_search.py [--quick] [--seeds N] [--step-sleep S] [--json PATH]
+    python benchmarks/bench_search.py [--quick] [--seeds N] [--step-sleep S] [--case synthetic|digits|both]
+                                      [--json PATH]
 
 Side by side in one run, in one in-process IPython shell on the embedded local cluster (2
-workers here), on a deterministic synthetic family of learning curves with a known optimum:
-the full ``--grid`` of 64 points, ``--search --trials 64 --prune asha`` and ``--search --trials
-24 --prune median`` (TPE, fixed seeds). Each step of a curve sleeps a fixed time, so
-worker-seconds are the cost. Prints plain-text tables and writes benchmarks/results/search.json.
+workers here): the full ``--grid`` of 64 points, ``--search --trials 64 --prune asha`` and
+``--search --trials 24 --prune median`` (TPE, fixed seeds), on two cases. (a) A
+deterministic synthetic family of learning curves with a known optimum; each step of a curve
+sleeps a fixed time, so worker-seconds are the cost. (b) A real model: scikit-learn's digits,
+an MLP trained by epochs (:mod:`search_digits`). Prints plain-text tables and writes
+benchmarks/results/search.json.
 """
 
 from __future__ import annotations
@@ -187,6 +190,7 @@ def measure(shell: Any, line: str, cell: str, step_sleep: float, spans: Path) ->
         "statuses": statuses,
         "best": finals[best["id"]]["val_loss"] if best else None,
         "best_params": best["params"] if best else None,
+        "finals": sorted(finals[run["id"]]["val_loss"] for run in done),
         "body_seconds": sum(end - start for _, start, end in bodies),
         "bodies": len(bodies),
         "store_seconds": sum(run["ended"] - run["started"] for run in timed),
@@ -296,11 +300,30 @@ def report(result: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- main
 
 
+def synthetic(shell: Any, spans: Path, seeds: int, step_sleep: float) -> dict[str, Any]:
+    """Case (a): the synthetic curves, every case run; the JSON-ready result."""
+    cell = body(step_sleep, spans)
+    progress("warming up: cluster start, imports, a 2-trial search")
+    _run_cell(shell, "--grid li=0,1 --grid wi=0", cell)
+    _run_cell(shell, f"{SPACE} --trials 2 --prune asha --seed 99 --minimize val_loss", cell)
+    value, at = known_optimum()
+    measured = []
+    for name, line in cases(seeds):
+        progress(f"{name}: %%remote {line}")
+        case = measure(shell, line, cell, step_sleep, spans)
+        case["name"] = name
+        measured.append(case)
+        progress(f"  {case['wall_s']:.1f} s wall, best {case['best']}, {case['statuses']}, {case['bodies']} bodies")
+    optimum = {"value": value, "at": list(at)}
+    return {"steps": STEPS, "step_sleep": step_sleep, "seeds": seeds, "optimum": optimum, "cases": measured}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 seeds per search, 10 ms steps (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="2 seeds per search, 10 ms steps (about a minute)")
     parser.add_argument("--seeds", type=int, help="seeds per search case (default 5; --quick: 2)")
     parser.add_argument("--step-sleep", type=float, help="seconds each step sleeps (default 0.02; --quick: 0.01)")
+    parser.add_argument("--case", choices=("synthetic", "digits", "both"), default="both", help="which case(s) to run")
     parser.add_argument("--json", type=Path, default=RESULTS / "search.json", help="where the JSON copy goes")
     args = parser.parse_args()
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
@@ -316,35 +339,28 @@ def main() -> None:
 
     spans = Path(os.environ["CELLFLEET_ROOT"]) / "spans.txt"
     shell = _shell()
-    cell = body(step_sleep, spans)
-    progress("warming up: cluster start, imports, a 2-trial search")
-    _run_cell(shell, "--grid li=0,1 --grid wi=0", cell)
-    _run_cell(shell, f"{SPACE} --trials 2 --prune asha --seed 99 --minimize val_loss", cell)
-    value, at = known_optimum()
-    measured = []
-    for name, line in cases(seeds):
-        progress(f"{name}: %%remote {line}")
-        case = measure(shell, line, cell, step_sleep, spans)
-        case["name"] = name
-        measured.append(case)
-        progress(f"  {case['wall_s']:.1f} s wall, best {case['best']}, {case['statuses']}, {case['bodies']} bodies")
-    result = {
+    result: dict[str, Any] = {
         "environment": {
             "cellfleet": cellfleet.__version__,
             "optuna": optuna.__version__,
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
-        },
-        "steps": STEPS,
-        "step_sleep": step_sleep,
-        "seeds": seeds,
-        "optimum": {"value": value, "at": list(at)},
-        "cases": measured,
+        }
     }
+    if args.case in ("synthetic", "both"):
+        result.update(synthetic(shell, spans, seeds, step_sleep))
+    if args.case in ("digits", "both"):
+        import search_digits
+
+        result["digits"] = search_digits.bench(shell, measure, spans, seeds)
     env = result["environment"]
     print(f"cellfleet {env['cellfleet']}, optuna {env['optuna']}, Python {env['python']}, {env['cpus']} CPUs")
     print()
-    report(result)
+    if "cases" in result:
+        report(result)
+        print()
+    if "digits" in result:
+        search_digits.report(result["digits"])
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     from cellfleet.kernel import session as clusters

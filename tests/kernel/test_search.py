@@ -204,3 +204,78 @@ def test_the_search_line_is_parsed_into_options():
     assert (options.search.trials, options.search.sampler, options.search.prune) == (32, "random", "asha")
     assert (options.search.study, options.search.seed) == ("s1", 7)
     assert not options.fans_out  # --grid and --variants keep their own path
+
+
+def test_adopt_takes_a_trial_by_its_number_in_a_real_kernel(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    manager, client = start_new_kernel(kernel_name="cellfleet", env={**os.environ, "CELLFLEET_DB": url})
+    cell = "%%remote --search x=int(1,9) --trials 2 --maximize score --study numbered --prune none --seed 3\n"
+    cell += "import cellfleet\ncellfleet.log(score=x)\nchosen = x"
+    try:
+        for _ in range(2):  # the second run continues the study: its trials are numbers 2 and 3
+            ran = execute(client, cell)
+            assert not ran.errors, ran.tracebacks
+        adopted = execute(client, "%adopt 3\nprint('chosen', chosen)")
+        assert not adopted.errors, adopted.tracebacks
+        wrong = execute(client, "%adopt 0")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    third = next(t for t in optuna.load_study(study_name="numbered", storage=url).trials if t.number == 3)
+    run_id = next(r["id"] for r in Store(url).list_runs(kind="trial") if r["variant"] == 3)
+    assert f"adopted run {run_id} (x={third.params['x']})" in adopted.text
+    assert f"chosen {third.params['x']}" in adopted.text
+    assert "UsageError: %adopt 0: the last group has trials 2 to 3 (its table's first column)" in wrong.text
+
+
+def test_a_cmaes_search_over_two_floats_runs_and_records_its_trials(shell):
+    body = "import cellfleet\ncellfleet.log(loss=(x - 0.3) ** 2 + (y + 0.2) ** 2)"
+    line = "--search x=uniform(-1,1) --search y=uniform(-1,1) --trials 4 --sampler cmaes --minimize loss --seed 0"
+    result = run(shell, line + " --max-parallel 2 --prune none", body)
+    assert result.success, result.error_in_exec
+    recorded = _runs(shell)
+    assert len(recorded) == 4 and {r["status"] for r in recorded} == {"succeeded"}
+    assert all(-1 <= r["params"]["x"] <= 1 and -1 <= r["params"]["y"] <= 1 for r in recorded)
+    assert len({(r["params"]["x"], r["params"]["y"]) for r in recorded}) == 4
+
+
+def _seed_picking(first: int, then: int) -> int:
+    """A seed with which the random sampler picks bad=first, then bad=then."""
+    space = {"bad": optuna.distributions.CategoricalDistribution((0, 10))}
+    for seed in range(100):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        if [study.ask(space).params["bad"] for _ in range(2)] == [first, then]:
+            return seed
+    raise AssertionError("no seed found")
+
+
+# Trial 1 (bad=10) is pruned at step 20; its worker takes the mark, then dies with it before its
+# next cellfleet.log. Its retry, on a live worker, writes each step it reaches to a file.
+RETRIED = (
+    "import os, time, cellfleet\n"
+    "from cellfleet.worker.capture import active_capture\n"
+    "from cellfleet.worker.pruning import _PRUNED\n"
+    "me, retry = active_capture().cell_id.rpartition('-')[0], os.path.exists(marker)\n"
+    "for step in range(STEPS):\n"
+    "    if bad and retry:\n"
+    "        with open(reached, 'a') as out:\n"
+    "            out.write(f'{step}\\n')\n"
+    "    cellfleet.log(step=step, val_loss=bad + 1 / (step + 1))\n"
+    "    time.sleep(0.02)\n"
+    "    if bad and not retry and me in _PRUNED:\n"
+    "        open(marker, 'w').close()\n"
+    "        os._exit(1)\n"
+)
+
+
+def test_a_pruned_trial_retried_after_its_worker_died_is_stopped_on_its_new_worker(shell, tmp_path):
+    shell.user_ns.update(STEPS=40, marker=str(tmp_path / "died"), reached=str(tmp_path / "reached"))
+    seed = _seed_picking(0, 10)
+    line = f"--search bad=choice(0,10) --trials 2 --max-parallel 1 --minimize val_loss --sampler random --seed {seed}"
+    result = run(shell, line + " --retries 1", RETRIED)
+    assert result.success, result.error_in_exec
+    assert (tmp_path / "died").exists()  # the first attempt took the decision and died with it
+    statuses = {r["params"]["bad"]: r["status"] for r in _runs(shell)}
+    assert statuses == {0: "succeeded", 10: "pruned"}
+    reached = (tmp_path / "reached").read_text().split()
+    assert 1 <= len(reached) < 40  # the retry was stopped at one of its cellfleet.log calls

@@ -286,11 +286,14 @@ class CellfleetMagics(Magics):
     def adopt(self, line: str) -> None:
         """Assign a variant's results to the notebook: ``%adopt RUN``, ``%adopt INDEX`` or ``%adopt best``.
 
-        ``best`` is chosen by the metric of ``--maximize``/``--minimize``; remote handles stay remote.
+        INDEX is the number in the first column of the last group's table: a variant's index
+        after ``--grid``/``--variants``, the trial's number after ``--search`` (a continued
+        ``--study`` numbers on from its earlier trials). ``best`` is chosen by the metric of
+        ``--maximize``/``--minimize``; remote handles stay remote.
         """
         parts = line.split()
         if len(parts) != 1:
-            raise UsageError("%adopt takes one run id, variant index, or best, like %adopt best")
+            raise UsageError("%adopt takes one run id, variant index or trial number, or best, like %adopt best")
         with _as_usage_errors():
             self.runner.adopt(parts[0])
 

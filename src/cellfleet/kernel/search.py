@@ -4,9 +4,10 @@ Each trial is a remote cell of its own (a tracked run of kind ``trial`` in the s
 group) with its sampled params set as variables of the cell. The notebook's main thread
 asks the study for a trial whenever fewer than K run (default: one per GPU the cell can
 use, or one per worker), and tells it each ending as it comes, so the sampler learns from
-finished trials; it also draws the live table, which stays as the comparison. Trials that
-the pruner stops (see :mod:`cellfleet.kernel.trials`) end ``pruned`` and free their worker
-for the next trial at once. The stop button stops every trial.
+finished trials; it also draws the live table, which stays as the comparison (``%adopt N``
+takes trial N's results: N as in the table's first column). Trials that the pruner stops
+(see :mod:`cellfleet.kernel.trials`) end ``pruned`` and free their worker for the next
+trial at once. The stop button stops every trial.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class _SearchRun:
         reads = prepared.analysis.reads - {d.name for d in dimensions}
         self.common = pack(reads, owner.shell.user_ns, prepared.session.address)
         directions = prepared.options.directions()
-        self.group = VariantGroup(self.opened.group_id, prepared.label, [], directions, self.objectives[0][0])
+        self.group = VariantGroup(self.opened.group_id, prepared.label, [], directions, self.objectives[0][0], "trial")
         self.parallel = prepared.options.max_parallel or _parallelism(prepared)
         self.total = self.options.trials
         if self.options.sampler == "grid":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 import uuid
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,7 @@ from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.space import Dimension, SearchOptions
 from cellfleet.store.database import engine_url, open_store
 
-__all__ = ["OpenedStudy", "distributions", "open_study"]
+__all__ = ["OpenedStudy", "StepScaledPruner", "distributions", "open_study"]
 
 _GROUP_ATTR = "cellfleet_group"
 
@@ -62,17 +64,75 @@ def _sampler(options: SearchOptions, dimensions: Sequence[Dimension], objectives
             raise OptionError("--sampler cmaes searches one objective: use tpe or random with several")
         if importlib.util.find_spec("cmaes") is None:
             raise OptionError("--sampler cmaes needs the cmaes package: pip install cmaes (or use --sampler tpe)")
-        return optuna.samplers.CmaEsSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
+        # with_margin (CMA-ES with margin) keeps int(...) params from collapsing onto one value;
+        # choice(...) params it cannot model: they are drawn at random, said once by open_study
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            margin = any(d.kind == "int" for d in dimensions)
+            return optuna.samplers.CmaEsSampler(seed=seed, with_margin=margin, warn_independent_sampling=False)
+    # - n_startup_trials 10 (Optuna's): random trials before the model; half of the default
+    #   20-trial search, a sixth of a 64-trial one; a smaller share measured no better;
+    # - multivariate: searched params interact (the best learning rate depends on the width), so
+    #   they are modelled jointly, not one by one (Optuna >= 5's default; set for older ones);
+    # - constant_liar: K trials are asked while K - 1 others still run; the liar counts the
+    #   running ones as poor, so the K asked at once spread out instead of landing together.
+    with warnings.catch_warnings():  # both are experimental in Optuna < 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True, constant_liar=True)
+
+
+class StepScaledPruner(optuna.pruners.BasePruner):
+    """One of Optuna's pruners, made once a trial has finished, from how many steps it logged.
+
+    Cellfleet does not know how many steps a cell logs until one trial ran to its end, so
+    settings relative to a cell's length (warm up for half of it, say) wait for that; until
+    then nothing is pruned, as with Optuna's own ``min_resource="auto"``. A study continued
+    with ``--study`` has finished trials at once.
+    """
+
+    def __init__(self, make: Callable[[int], optuna.pruners.BasePruner]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self.inner: optuna.pruners.BasePruner | None = None
+        """The pruner made (``None`` until a trial finished)."""
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        with self._lock:  # trials report from their own threads
+            if self.inner is None:
+                finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                steps = [t.last_step for t in finished if t.last_step is not None]
+                if not steps:
+                    return False
+                self.inner = self._make(max(steps))
+            inner = self.inner
+        return inner.prune(study, trial)
+
+
+def _median(trials: int, last_step: int) -> optuna.pruners.BasePruner:
+    # The median rule stops every trial below the finished trials' median at the same step, with
+    # no allowance for learning curves that cross (a larger learning rate looks better early,
+    # whatever it ends at), so a trial is judged only from half the steps a finished trial
+    # logged: a poor trial still saves up to half its cost, and the misleading start of every
+    # curve is left out. A few finished trials first (5, fewer in a short search), as Optuna.
+    return optuna.pruners.MedianPruner(n_startup_trials=max(1, min(5, trials // 4)), n_warmup_steps=last_step // 2)
 
 
 def _pruner(options: SearchOptions) -> optuna.pruners.BasePruner:
-    if options.prune == "median":  # a few finished trials first, fewer in a short search
-        return optuna.pruners.MedianPruner(n_startup_trials=max(1, min(5, options.trials // 4)))
+    if options.prune == "median":
+        return StepScaledPruner(functools.partial(_median, options.trials))
     if options.prune == "asha":
-        return optuna.pruners.SuccessiveHalvingPruner()
+        # ASHA is for many cheap trials: each costs at least its first rung, so the first rung is
+        # early (min_resource "auto": 1 % of the steps the first finished trial logged, at least
+        # one step) and each rung keeps a quarter (reduction_factor 4: Optuna's and Ray Tune's).
+        # It trusts early steps: on curves that cross late, a later first rung or a gentler factor
+        # found the slow starters more often only at far more cost (benchmarks/search_replay.py,
+        # benchmarks/README.md); --prune median suits those curves.
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource="auto", reduction_factor=4)
     if options.prune == "hyperband":
-        return optuna.pruners.HyperbandPruner()
+        # Hyperband runs ASHA brackets from the earliest first rung (step 1) to one near the end, so
+        # it needs no guess of how early curves can be trusted; max_resource from the first finished
+        # trial (the steps the cell logs); a third kept per rung (Hyperband's eta = 3)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
@@ -112,6 +172,9 @@ def open_study(
         notes.append("cellfleet: pruning is off: Optuna prunes searches of one objective, and this one has several")
         pruner = optuna.pruners.NopPruner()
     storage, sampler = _storage(options.study), _sampler(options, dimensions, len(objectives))
+    drawn = [d.name for d in dimensions if d.kind == "choice"]
+    if options.sampler == "cmaes" and drawn:
+        notes.append(f"cellfleet: cmaes draws {', '.join(drawn)} at random (it models numbers only; tpe models all)")
     directions = [optuna.study.StudyDirection[direction.upper()] for _, direction in objectives]
     study = optuna.create_study(
         storage=storage,

@@ -1,6 +1,12 @@
 """One search trial's run: its objective reported to the pruner as the cell logs it, and
 the pruner's decision sent to the worker, where the trial stops at its next ``cellfleet.log``.
 
+The decision goes to the one worker that runs the trial now: the worker named by the start
+of the trial's current attempt. An attempt that starts after the decision (the cell retried
+because its worker died, or moved because its workers left) is told when its start is
+heard, which comes before any metric it logs; so the trial is stopped wherever it runs,
+at one RPC per decision and per later attempt.
+
 :class:`TrialRecorder` is the trial's :class:`~cellfleet.store.recorder.RunRecorder`: the
 remote cell gives it every metric the cell logs (while the cell runs), so it is where the
 kernel reports to Optuna (``trial.report`` / ``should_prune``); a pruned trial's ending is
@@ -38,7 +44,16 @@ class PruneWatch:
         self.steps = 0
         """How many times the objective was logged with a step."""
         self.pruned_at: int | None = None
+        self._reason = ""
         self._lock = threading.Lock()
+
+    def started(self, worker: str | None) -> None:
+        """An attempt of the trial started on ``worker``: tell it at once if the trial was pruned before."""
+        with self._lock:
+            self.worker = worker
+            pruned = self.pruned_at is not None
+        if pruned:
+            self._stop(self._reason)
 
     def observe(self, values: dict[str, float], step: int | None) -> None:
         """A metric the cell logged: report the objective, and prune when Optuna says so."""
@@ -52,15 +67,21 @@ class PruneWatch:
             if not self.trial.should_prune():
                 return
             self.pruned_at = step
-        self._stop(f"trial {self.trial.number} was pruned at step {step} ({self.objective}={values[self.objective]:g})")
+            value = values[self.objective]
+            self._reason = f"trial {self.trial.number} was pruned at step {step} ({self.objective}={value:g})"
+        self._stop(self._reason)
 
     def _stop(self, reason: str) -> None:
-        """Mark the trial pruned in the worker running it (only there; every worker when unknown)."""
+        """Mark the trial pruned in the worker running its current attempt (every worker when unknown)."""
         workers = [self.worker] if self.worker else None
         try:
             self.client.run(mark_pruned, self.cell_id, reason, workers=workers, callback_timeout=_RPC_TIMEOUT)
-        except Exception as error:  # the trial then runs to its end; its result still counts
-            print(f"cellfleet: could not stop pruned trial {self.trial.number} ({error}); it runs on", file=sys.stderr)
+        except Exception as error:  # a worker that died: a retry is told as it starts; else it runs on
+            print(
+                f"cellfleet: could not tell worker {self.worker} to stop pruned trial {self.trial.number} ({error}); "
+                "it runs on unless it starts again elsewhere",
+                file=sys.stderr,
+            )
 
 
 class TrialRecorder(RunRecorder):
@@ -71,8 +92,8 @@ class TrialRecorder(RunRecorder):
         self.watch = watch
 
     def running(self, worker: str | None, gpu: str | None) -> None:
-        self.watch.worker = worker
         super().running(worker, gpu)
+        self.watch.started(worker)  # each attempt's start: a retried pruned trial is stopped again
 
     def metric(self, values: dict[str, float], step: int | None, logged: float) -> None:
         super().metric(values, step, logged)

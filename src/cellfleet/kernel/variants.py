@@ -117,9 +117,26 @@ class VariantGroup:
     directions: dict[str, str]
     target: str | None
     """The metric ``%adopt best`` uses: the first of --maximize/--minimize."""
+    kind: str = "variant"
+    """What its rows are: ``variant`` (numbered from 0) or ``trial`` (a search's, by trial number)."""
 
     def rows(self) -> list[Row]:
         return [result.row for result in self.results]
+
+    def numbered(self, number: int) -> VariantResult:
+        """The result whose row shows ``number`` (a variant's index, a trial's number)."""
+        for result in self.results:
+            if result.row.index == number:
+                return result
+        numbers = sorted(result.row.index for result in self.results)
+        if not numbers:
+            raise OptionError(f"%adopt {number}: the last group ran no {self.kind}; give a run id instead")
+        shown = f"{numbers[0]} to {numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1)) else None
+        shown = shown or ", ".join(map(str, numbers))
+        raise OptionError(
+            f"%adopt {number}: the last group has {self.kind}s {shown} (its table's first column); "
+            "give one of those, a run id, or best"
+        )
 
 
 @dataclass
@@ -247,7 +264,8 @@ class Variants:
         return VariantJob(cell, state, result, lambda: recorder.latest, cell.collect)
 
     def adopt(self, which: str) -> None:
-        """Assign a variant's results to the notebook: a run id, a variant index, or ``best``."""
+        """Assign a variant's results to the notebook: a run id, the number shown in the last
+        group's table (a variant's index; after ``--search``, a trial's number), or ``best``."""
         result = self._choose(which)
         if not result.succeeded:
             raise OptionError(f"%adopt {which}: run {result.row.run_id} {result.row.status}; adopt one that succeeded")
@@ -271,16 +289,16 @@ class Variants:
         if not self.groups:
             raise OptionError("%adopt: no variants have run in this kernel; run a cell with --grid or --variants first")
         group = self.groups[-1]
-        if which.isdigit():
-            if int(which) >= len(group.results):
-                raise OptionError(f"%adopt {which}: the last group has variants 0 to {len(group.results) - 1}")
-            return group.results[int(which)]
+        if which.isdigit():  # the number in the table's first column: a variant's index, a trial's number
+            return group.numbered(int(which))
         if which == "best":
             return _best(group)
         matches = [run_id for run_id in self.results if run_id.startswith(which)]
         if len(matches) == 1:
             return self.results[matches[0]]
-        raise OptionError(f"%adopt {which}: not a run of this kernel; give a run id, a variant index, or best")
+        raise OptionError(
+            f"%adopt {which}: not a run of this kernel; give a run id, a variant index or trial number, or best"
+        )
 
 
 def _best(group: VariantGroup) -> VariantResult:
