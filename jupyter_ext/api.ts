@@ -12,8 +12,12 @@ import type {
   IRun,
   IRunDetail,
   IRunPage,
-  IRunQuery
+  IRunQuery,
+  IStudy
 } from './tokens';
+
+/** The most run ids `compare` takes at once (the server refuses more). */
+export const COMPARE_MAX_IDS = 50;
 
 /** A refused request: the server's one-line message and the HTTP status. */
 export class ApiError extends Error {
@@ -52,6 +56,11 @@ export class CellfleetApi {
 
   compare(ids: string[]): Promise<ICompareResult> {
     return this.json(`${this.url('compare')}?ids=${ids.map(encodeURIComponent).join(',')}`);
+  }
+
+  /** A search's run group as a study: trials, params, objectives, importances (404 if unknown). */
+  study(groupId: string): Promise<IStudy> {
+    return this.json(this.url('studies', groupId));
   }
 
   /** An artifact as a blob (for images shown side by side). */

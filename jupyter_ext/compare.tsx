@@ -2,31 +2,22 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CellfleetApi } from './api';
+import { CellfleetApi, LiveFeed } from './api';
+import { LiveReload } from './live';
+import type { ICurveRun } from './chartdata';
+import { PALETTE } from './chartoptions';
+import { MetricCurves } from './charts';
 import {
   bestRuns,
-  chartSeries,
   formatDuration,
   formatValue,
-  IChart,
   metricNames,
   paramDiff,
-  runDuration,
-  svgPath
+  runDuration
 } from './logic';
 import type { ICompareResult, IRun } from './tokens';
 
-const COLORS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#17becf'
-];
-const color = (i: number): string => COLORS[i % COLORS.length];
+const color = (i: number): string => PALETTE[i % PALETTE.length];
 
 function ParamsTable(props: { runs: IRun[] }): JSX.Element {
   const rows = paramDiff(props.runs);
@@ -87,37 +78,10 @@ function MetricsTable(props: { result: ICompareResult }): JSX.Element {
   );
 }
 
-function Chart(props: { chart: IChart; runIds: string[] }): JSX.Element {
-  const [width, height] = [360, 150];
-  const { chart } = props;
-  return (
-    <figure className="cf-chart">
-      <figcaption>{chart.metric}</figcaption>
-      <svg
-        viewBox={`-4 -4 ${width + 8} ${height + 8}`}
-        role="img"
-        aria-label={`${chart.metric} for ${chart.lines.length} runs, from ${formatValue(chart.yMin)} to ${formatValue(chart.yMax)}`}
-      >
-        <rect className="cf-chart-frame" x={0} y={0} width={width} height={height} />
-        {chart.lines.map(line => (
-          <path
-            key={line.runId}
-            d={svgPath(line, chart, width, height)}
-            stroke={color(props.runIds.indexOf(line.runId))}
-            fill="none"
-            strokeWidth={1.5}
-          />
-        ))}
-      </svg>
-      <div className="cf-chart-range">
-        y {formatValue(chart.yMin)} … {formatValue(chart.yMax)} · step {chart.xMin} … {chart.xMax}
-      </div>
-    </figure>
-  );
-}
-
 function Images(props: { api: CellfleetApi; runs: IRun[] }): JSX.Element | null {
   const [images, setImages] = React.useState<Record<string, Record<string, string>>>({});
+  // Reloaded when a run starts or ends, not on every live refresh of the curves.
+  const key = props.runs.map(run => `${run.id}:${run.status}`).join(',');
   React.useEffect(() => {
     const urls: string[] = [];
     let current = true;
@@ -146,7 +110,7 @@ function Images(props: { api: CellfleetApi; runs: IRun[] }): JSX.Element | null 
       current = false;
       urls.forEach(url => URL.revokeObjectURL(url));
     };
-  }, [props.runs]);
+  }, [key]);
   const names = Object.keys(images).sort();
   if (!names.length) {
     return null;
@@ -176,9 +140,15 @@ function Images(props: { api: CellfleetApi; runs: IRun[] }): JSX.Element | null 
 
 /** The whole compare view for a result from `compare`. */
 export function CompareView(props: { api: CellfleetApi; result: ICompareResult }): JSX.Element {
-  const { runs, series } = props.result;
-  const ids = runs.map(run => run.id);
-  const charts = chartSeries(series, ids);
+  const { runs, series, directions } = props.result;
+  const curveRuns = React.useMemo<ICurveRun[]>(
+    () => runs.map(run => ({ id: run.id, label: run.id, start: run.started ?? run.created })),
+    [runs]
+  );
+  const colorOf = React.useMemo(() => {
+    const index = new Map(runs.map((run, i) => [run.id, i]));
+    return (id: string): string => color(index.get(id) ?? 0);
+  }, [runs]);
   return (
     <div className="cf-compare" aria-label="compare runs">
       <table className="cf-compare-table cf-legend">
@@ -196,36 +166,50 @@ export function CompareView(props: { api: CellfleetApi; result: ICompareResult }
       </table>
       <ParamsTable runs={runs} />
       <MetricsTable result={props.result} />
-      <div className="cf-charts">
-        {charts.map(chart => (
-          <Chart key={chart.metric} chart={chart} runIds={ids} />
-        ))}
-      </div>
+      <MetricCurves runs={curveRuns} series={series} directions={directions} colorOf={colorOf} />
       <Images api={props.api} runs={runs} />
     </div>
   );
 }
 
-/** The compare view as a main-area widget for some runs. */
+/** The compare view as a main-area widget for some runs, reloaded while any of them runs. */
 export class CompareWidget extends ReactWidget {
   constructor(
     private readonly api: CellfleetApi,
-    readonly runIds: string[]
+    readonly runIds: string[],
+    feed?: LiveFeed
   ) {
     super();
     this.addClass('cf-compare-widget');
     this.title.label = `Compare ${runIds.length} runs`;
     this.title.closable = true;
-    void this.load();
+    const ids = new Set(runIds);
+    const loaded = (result: ICompareResult | null, error: string): void => {
+      // a failed refresh keeps the last result on screen
+      this.result = result ?? this.result;
+      this.error = this.result ? '' : error;
+      this.update();
+    };
+    const load = () => this.api.compare(this.runIds);
+    if (feed) {
+      this.live = new LiveReload(
+        feed,
+        load,
+        changed => changed.some(run => ids.has(run.id)),
+        loaded
+      );
+      this.live.reload();
+    } else {
+      load().then(
+        result => loaded(result, ''),
+        error => loaded(null, (error as Error).message)
+      );
+    }
   }
 
-  private async load(): Promise<void> {
-    try {
-      this.result = await this.api.compare(this.runIds);
-    } catch (error) {
-      this.error = (error as Error).message;
-    }
-    this.update();
+  dispose(): void {
+    this.live?.dispose();
+    super.dispose();
   }
 
   protected render(): JSX.Element {
@@ -235,6 +219,7 @@ export class CompareWidget extends ReactWidget {
     return this.result ? <CompareView api={this.api} result={this.result} /> : <div>loading…</div>;
   }
 
+  private live: LiveReload<ICompareResult> | null = null;
   private result: ICompareResult | null = null;
   private error = '';
 }

@@ -1,4 +1,7 @@
-/** The plugins: the Experiments sidebar, the compare view, commands and the status-bar item. */
+/**
+ * The plugins: the Experiments sidebar, the compare and study views, the full-width runs
+ * table, commands and the status-bar item.
+ */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import {
   Dialog,
@@ -14,9 +17,9 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { CellfleetApi, LiveFeed } from './api';
-import { CompareWidget } from './compare';
 import { OutputNotebook } from './output';
-import { ExperimentsPanel } from './panel';
+import { ExperimentsPanel, RunsMainWidget } from './panel';
+import { IRunActions } from './runs';
 import { RunningStatus } from './status';
 import { CommandIDs, IJob, IRun } from './tokens';
 
@@ -56,11 +59,9 @@ async function adoptInKernel(tracker: INotebookTracker, run: IRun): Promise<stri
   return printed.trim();
 }
 
-/** The panel shows the active notebook's runs: set now, on every switch, and on a rename. */
-function followActiveNotebook(tracker: INotebookTracker, panel: ExperimentsPanel): void {
-  const follow = (): void => {
-    panel.notebook = tracker.currentWidget?.context.path ?? '';
-  };
+/** The runs views show the active notebook's runs: set now, on every switch, and on a rename. */
+function followActiveNotebook(tracker: INotebookTracker, show: (path: string) => void): void {
+  const follow = (): void => show(tracker.currentWidget?.context.path ?? '');
   tracker.currentChanged.connect(follow);
   tracker.widgetAdded.connect((_, widget) => widget.context.pathChanged.connect(follow));
   tracker.forEach(widget => widget.context.pathChanged.connect(follow));
@@ -76,9 +77,92 @@ async function confirmDelete(job: IJob): Promise<boolean> {
   return result.button.accept;
 }
 
+/** Activate the main-area widget `id` when it is open; else add the one `make` gives. */
+async function openOnce(
+  app: JupyterFrontEnd,
+  id: string,
+  make: () => MainAreaWidget | Promise<MainAreaWidget>
+): Promise<void> {
+  const open = Array.from(app.shell.widgets('main')).find(widget => widget.id === id);
+  if (open) {
+    app.shell.activateById(id);
+    return;
+  }
+  const widget = await make();
+  widget.id = id;
+  app.shell.add(widget, 'main');
+  app.shell.activateById(id);
+}
+
+/** The study view of a search's run group, opened once per group. */
+function addStudyCommand(app: JupyterFrontEnd, api: CellfleetApi, feed: LiveFeed): void {
+  const compare = (ids: string[]) => void app.commands.execute(CommandIDs.compare, { ids });
+  app.commands.addCommand(CommandIDs.study, {
+    label: 'Open Study View',
+    execute: args => {
+      const groupId = String(args.groupId ?? '');
+      // The charts (ECharts) load with the first compare or study view, not with the panel.
+      return openOnce(app, `cellfleet-study-${groupId}`, async () => {
+        const { StudyWidget } = await import('./study');
+        const widget = new MainAreaWidget({
+          content: new StudyWidget(api, feed, groupId, compare)
+        });
+        widget.addClass('cf-study-main');
+        return widget;
+      });
+    }
+  });
+}
+
+/** What the full-width runs table asks the application to do (the panel's own actions). */
+function mainActions(app: JupyterFrontEnd, panel: ExperimentsPanel): IRunActions {
+  const { commands } = app;
+  return {
+    compare: ids => void commands.execute(CommandIDs.compare, { ids }),
+    adopt: run => void commands.execute(CommandIDs.adopt, { run } as never),
+    openOutput: run => void commands.execute(CommandIDs.openOutput, { run } as never),
+    promote: run => {
+      app.shell.activateById(panel.id);
+      panel.promote(run);
+    },
+    study: groupId => void commands.execute(CommandIDs.study, { groupId })
+  };
+}
+
+/**
+ * The runs table at full width (widget id `cellfleet-runs-main`); returns what shows a
+ * notebook's runs in the sidebar and in it.
+ */
+function addRunsMainCommand(
+  app: JupyterFrontEnd,
+  api: CellfleetApi,
+  feed: LiveFeed,
+  panel: ExperimentsPanel
+): (path: string) => void {
+  let runsMain: RunsMainWidget | null = null;
+  app.commands.addCommand(CommandIDs.openRunsMain, {
+    label: 'Open Runs Table in Main Area',
+    execute: () =>
+      openOnce(app, 'cellfleet-runs-main', () => {
+        runsMain = new RunsMainWidget(api, feed, mainActions(app, panel), panel.notebook);
+        runsMain.title.label = 'Runs';
+        runsMain.title.icon = ICON;
+        runsMain.disposed.connect(() => (runsMain = null));
+        return new MainAreaWidget({ content: runsMain });
+      })
+  });
+  return path => {
+    panel.notebook = path;
+    if (runsMain) {
+      runsMain.notebook = path;
+    }
+  };
+}
+
 function addCommands(
   app: JupyterFrontEnd,
   api: CellfleetApi,
+  feed: LiveFeed,
   panel: ExperimentsPanel,
   tracker: INotebookTracker,
   rendermime: IRenderMimeRegistry
@@ -90,8 +174,10 @@ function addCommands(
   });
   commands.addCommand(CommandIDs.compare, {
     label: 'Compare Runs',
-    execute: args => {
-      const widget = new MainAreaWidget({ content: new CompareWidget(api, args.ids as string[]) });
+    execute: async args => {
+      const { CompareWidget } = await import('./compare');
+      const content = new CompareWidget(api, args.ids as string[], feed);
+      const widget = new MainAreaWidget({ content });
       widget.title.label = `Compare ${(args.ids as string[]).length} runs`;
       shell.add(widget, 'main');
     }
@@ -155,14 +241,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       adopt: target => void run(CommandIDs.adopt)({ run: target }),
       openOutput: target => void run(CommandIDs.openOutput)({ run: target }),
       confirmDelete,
-      notify: message => void Notification.success(message, { autoClose: 5000 })
+      notify: message => void Notification.success(message, { autoClose: 5000 }),
+      study: groupId => void run(CommandIDs.study)({ groupId }),
+      openRunsMain: () => void app.commands.execute(CommandIDs.openRunsMain)
     });
     panel.title.icon = ICON;
     app.shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, panel.id);
-    followActiveNotebook(tracker, panel);
-    addCommands(app, api, panel, tracker, rendermime);
-    for (const command of [CommandIDs.openPanel, CommandIDs.promote]) {
+    addCommands(app, api, feed, panel, tracker, rendermime);
+    addStudyCommand(app, api, feed);
+    followActiveNotebook(tracker, addRunsMainCommand(app, api, feed, panel));
+    for (const command of [CommandIDs.openPanel, CommandIDs.promote, CommandIDs.openRunsMain]) {
       palette?.addItem({ command, category: 'Cellfleet' });
     }
     if (statusBar) {
@@ -170,6 +259,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       statusBar.registerStatusItem('cellfleet:running', { item, align: 'left', rank: 5 });
     }
     feed.start();
+    // Fetch the charts' code (ECharts, ~600 kB) once the page is idle, so the first compare
+    // or study view does not wait for it and startup does not either.
+    void app.restored.then(() => window.setTimeout(() => void import('./study'), 2000));
   }
 };
 

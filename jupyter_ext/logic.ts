@@ -1,9 +1,9 @@
 /**
- * The panel's pure logic: parameter diffs, choosing the best run, chart series, grouping,
- * live merging, row windowing and the promote form's validation. No JupyterLab imports, so
+ * The panel's pure logic: parameter diffs, choosing the best run, grouping, live merging,
+ * row windowing and which columns fit (chart data lives in chartdata.ts and studydata.ts). No JupyterLab imports, so
  * jest tests it directly.
  */
-import type { Direction, IRun, MetricSeries, ParamValue } from './tokens';
+import type { Direction, IRun, ParamValue } from './tokens';
 
 /** One parameter across the compared runs. */
 export interface IParamRow {
@@ -75,100 +75,56 @@ export function metricNames(finals: Record<string, Record<string, number>>): str
   return [...names].sort();
 }
 
-export interface IPoint {
-  x: number;
-  y: number;
-}
-
-export interface ISeriesLine {
-  runId: string;
-  points: IPoint[];
-}
-
-export interface IChart {
-  metric: string;
-  lines: ISeriesLine[];
-  xMin: number;
-  xMax: number;
-  yMin: number;
-  yMax: number;
-}
-
-/** Keep at most `limit` points: evenly strided, always keeping the first and last. */
-export function downsample(points: IPoint[], limit: number): IPoint[] {
-  if (points.length <= limit || limit < 2) {
-    return points;
-  }
-  const stride = (points.length - 1) / (limit - 1);
-  return Array.from({ length: limit }, (_, i) => points[Math.round(i * stride)]);
-}
-
-/** One chart per metric, each with a line per run; x is the step, or the point's index. */
-export function chartSeries(
-  series: Record<string, MetricSeries>,
-  runIds: string[],
-  limit = 400
-): IChart[] {
-  const byMetric = new Map<string, ISeriesLine[]>();
-  for (const runId of runIds) {
-    for (const [metric, raw] of Object.entries(series[runId] ?? {})) {
-      const points = raw
-        .map(([step, value], index) => ({ x: step ?? index, y: value }))
-        .filter(point => Number.isFinite(point.y));
-      if (!points.length) {
-        continue;
-      }
-      const lines = byMetric.get(metric) ?? [];
-      lines.push({ runId, points: downsample(points, limit) });
-      byMetric.set(metric, lines);
-    }
-  }
-  return [...byMetric.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([metric, lines]) => ({ metric, lines, ...bounds(lines) }));
-}
-
-function bounds(lines: ISeriesLine[]): Omit<IChart, 'metric' | 'lines'> {
-  const xs = lines.flatMap(line => line.points.map(p => p.x));
-  const ys = lines.flatMap(line => line.points.map(p => p.y));
-  return {
-    xMin: Math.min(...xs),
-    xMax: Math.max(...xs),
-    yMin: Math.min(...ys),
-    yMax: Math.max(...ys)
-  };
-}
-
-/** An SVG path of a line scaled into a `width` x `height` box (y grows upward). */
-export function svgPath(line: ISeriesLine, chart: IChart, width: number, height: number): string {
-  const xSpan = chart.xMax - chart.xMin || 1;
-  const ySpan = chart.yMax - chart.yMin || 1;
-  return line.points
-    .map((p, i) => {
-      const x = ((p.x - chart.xMin) / xSpan) * width;
-      const y = height - ((p.y - chart.yMin) / ySpan) * height;
-      return `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
-    })
-    .join(' ');
-}
-
 export interface ICellGroup {
   cell: string;
   runs: IRun[];
   running: number;
+  /** The run groups of its search trials (each one study), newest first. */
+  studies: string[];
 }
 
 /** Runs grouped by cell, groups in the order their first run appears. */
 export function groupByCell(runs: IRun[]): ICellGroup[] {
   const groups = new Map<string, ICellGroup>();
+  const newest = new Map<string, number>();
   for (const run of runs) {
     const cell = run.cell_name || '(unnamed cell)';
-    const group = groups.get(cell) ?? { cell, runs: [], running: 0 };
+    const group = groups.get(cell) ?? { cell, runs: [], running: 0, studies: [] };
     group.runs.push(run);
     group.running += isActive(run) ? 1 : 0;
+    if (run.kind === 'trial' && run.group_id) {
+      if (!newest.has(run.group_id)) {
+        group.studies.push(run.group_id);
+      }
+      newest.set(run.group_id, Math.max(newest.get(run.group_id) ?? 0, run.created));
+    }
     groups.set(cell, group);
   }
+  for (const group of groups.values()) {
+    group.studies.sort((a, b) => (newest.get(b) ?? 0) - (newest.get(a) ?? 0));
+  }
   return [...groups.values()];
+}
+
+/**
+ * Which param and metric columns to show in `slots` places: all when they fit; else the
+ * metrics get up to half (they are what runs are compared by), the params the rest, and
+ * either takes the places the other leaves. Each keeps its order.
+ */
+export function pickColumns(
+  params: string[],
+  metrics: string[],
+  slots: number
+): { params: string[]; metrics: string[]; hidden: number } {
+  const room = Math.max(0, slots);
+  const metricShare = Math.min(metrics.length, Math.max(room - params.length, Math.ceil(room / 2)));
+  const paramShare = Math.min(params.length, room - metricShare);
+  const shownMetrics = Math.min(metrics.length, room - paramShare);
+  return {
+    params: params.slice(0, paramShare),
+    metrics: metrics.slice(0, shownMetrics),
+    hidden: params.length - paramShare + metrics.length - shownMetrics
+  };
 }
 
 /** Whether a run is queued or running. */

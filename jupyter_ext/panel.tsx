@@ -1,4 +1,7 @@
-/** The Experiments sidebar: a Runs tab and a Jobs tab, and the promote dialog over them. */
+/**
+ * The Experiments sidebar (a Runs tab and a Jobs tab, and the promote dialog over them), and
+ * the same runs table at full width in the main area.
+ */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
@@ -16,6 +19,10 @@ export interface IPanelHost {
   openOutput: (run: IRun) => void;
   confirmDelete: (job: IJob) => Promise<boolean>;
   notify: (message: string) => void;
+  /** Open the study view of a search's run group. */
+  study: (groupId: string) => void;
+  /** Open the runs table in the main area. */
+  openRunsMain: () => void;
 }
 
 type Tab = 'runs' | 'jobs';
@@ -60,7 +67,9 @@ export class ExperimentsPanel extends ReactWidget {
       compare: this.host.compare,
       adopt: this.host.adopt,
       openOutput: this.host.openOutput,
-      promote: run => this.promote(run)
+      promote: run => this.promote(run),
+      study: this.host.study,
+      openMain: this.host.openRunsMain
     };
     const tabs: Array<[Tab, string]> = [
       ['runs', 'Runs'],
@@ -134,4 +143,44 @@ export class ExperimentsPanel extends ReactWidget {
   private _tab: Tab = 'runs';
   private _promoting: IRun | null = null;
   private _jobsVersion = 0;
+}
+
+/** The runs table in the main area: the sidebar's RunsView, wide, for the same notebook. */
+export class RunsMainWidget extends ReactWidget {
+  constructor(
+    private readonly api: CellfleetApi,
+    private readonly feed: LiveFeed,
+    private readonly actions: IRunActions,
+    notebook: string
+  ) {
+    super();
+    this.addClass('cf-panel');
+    this.addClass('cf-runs-main');
+    this._notebook = notebook;
+  }
+
+  get notebook(): string {
+    return this._notebook;
+  }
+
+  set notebook(path: string) {
+    if (path !== this._notebook) {
+      this._notebook = path;
+      this.update();
+    }
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <RunsView
+        api={this.api}
+        feed={this.feed}
+        notebook={this._notebook}
+        actions={this.actions}
+        wide
+      />
+    );
+  }
+
+  private _notebook: string;
 }

@@ -1,9 +1,10 @@
 /** The runs tab: loads pages from the server, follows the live feed, holds the selection. */
+import { launchIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { ApiError, CellfleetApi, LiveFeed } from './api';
 import { RunDetails } from './details';
-import { isActive, matchesFilter, mergeChanges, replaceHead } from './logic';
+import { isActive, matchesFilter, mergeChanges, pickColumns, replaceHead } from './logic';
 import { IColumn, RunsTable } from './table';
 import { RUN_STATUSES } from './tokens';
 import type { IRun } from './tokens';
@@ -16,6 +17,10 @@ export interface IRunActions {
   adopt: (run: IRun) => void;
   promote: (run: IRun | null) => void;
   openOutput: (run: IRun) => void;
+  /** Open the study view of a search's run group. */
+  study?: (groupId: string) => void;
+  /** Open this table at full width in the main area (offered where it is narrow). */
+  openMain?: () => void;
 }
 
 export interface IRunsViewProps {
@@ -23,7 +28,15 @@ export interface IRunsViewProps {
   feed: LiveFeed;
   notebook: string;
   actions: IRunActions;
+  /** In the main area: cells grow to fill the width, and more columns fit. */
+  wide?: boolean;
 }
+
+/** Widths (px) for the column budget: the fixed columns, and one param or metric column. */
+const FIXED_WIDTH = 200;
+const COLUMN_WIDTH = { narrow: 72, wide: 96 };
+/** Param and metric columns shown however narrow the table (it scrolls sideways). */
+const MIN_SLOTS = 6;
 
 interface IState {
   runs: IRun[];
@@ -132,20 +145,35 @@ function useRuns(
   return { state, loadMore };
 }
 
-function columnsOf(runs: IRun[]): IColumn[] {
+function columnsOf(runs: IRun[], slots: number): { columns: IColumn[]; hidden: number } {
   const params = new Set<string>();
   const metrics = new Set<string>();
   for (const run of runs.slice(0, 500)) {
     Object.keys(run.params).forEach(name => params.add(name));
     Object.keys(run.final_metrics ?? {}).forEach(name => metrics.add(name));
   }
-  return [
+  const shown = pickColumns([...params], [...metrics].sort(), slots);
+  const columns = [
     { key: 'status', label: '' },
     { key: 'cell_name', label: 'variant' },
-    ...[...params].map(name => ({ key: `param.${name}`, label: name })),
-    ...[...metrics].sort().map(name => ({ key: `metric.${name}`, label: name })),
+    ...shown.params.map(name => ({ key: `param.${name}`, label: name })),
+    ...shown.metrics.map(name => ({ key: `metric.${name}`, label: name })),
     { key: 'duration', label: 'time' }
   ];
+  return { columns, hidden: shown.hidden };
+}
+
+/** How many param and metric columns fit the element's width (followed as it resizes). */
+function useSlots(wide: boolean): [React.RefObject<HTMLDivElement>, number] {
+  const ref = React.useRef<HTMLDivElement>(null);
+  const [width, setWidth] = React.useState(0);
+  React.useEffect(() => {
+    const observer = new ResizeObserver(entries => setWidth(entries[0].contentRect.width));
+    observer.observe(ref.current!);
+    return () => observer.disconnect();
+  }, []);
+  const column = wide ? COLUMN_WIDTH.wide : COLUMN_WIDTH.narrow;
+  return [ref, Math.max(MIN_SLOTS, Math.floor((width - FIXED_WIDTH) / column))];
 }
 
 function Toolbar(props: {
@@ -202,6 +230,16 @@ function Toolbar(props: {
       >
         Open output
       </button>
+      {props.actions.openMain ? (
+        <button
+          className="jp-mod-styled cf-icon-button cf-open-main"
+          aria-label="open runs table in main area"
+          title="Open in main area"
+          onClick={props.actions.openMain}
+        >
+          <launchIcon.react tag="span" elementSize="normal" />
+        </button>
+      ) : null}
     </div>
   );
 }
@@ -218,7 +256,11 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
     () => state.runs.filter(run => matchesFilter(run, filter)),
     [state.runs, filter]
   );
-  const columns = React.useMemo(() => columnsOf(state.runs), [state.runs]);
+  const [root, slots] = useSlots(Boolean(props.wide));
+  const { columns, hidden } = React.useMemo(
+    () => columnsOf(state.runs, slots),
+    [state.runs, slots]
+  );
   const toggle = (id: string): void => {
     const next = new Set(selected);
     next.has(id) ? next.delete(id) : next.add(id);
@@ -230,7 +272,7 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
       descending: old.column === column ? !old.descending : column === 'created'
     }));
   return (
-    <div className="cf-runs">
+    <div ref={root} className={`cf-runs${props.wide ? ' cf-runs-wide' : ''}`}>
       <Toolbar
         selected={state.runs.filter(run => selected.has(run.id))}
         actions={props.actions}
@@ -245,7 +287,10 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
           : state.loading
             ? 'loading runs…'
             : `${state.total} run${state.total === 1 ? '' : 's'}${props.notebook ? ` of ${props.notebook}` : ''}` +
-              (selected.size ? ` · ${selected.size} selected` : '')}
+              (selected.size ? ` · ${selected.size} selected` : '') +
+              (hidden
+                ? ` · ${hidden} column${hidden === 1 ? '' : 's'} hidden (widen to show)`
+                : '')}
       </div>
       <RunsTable
         runs={shown}
@@ -255,6 +300,7 @@ export function RunsView(props: IRunsViewProps): JSX.Element {
         onSort={onSort}
         onToggle={toggle}
         onNearEnd={loadMore}
+        onStudy={props.actions.study}
       />
       {selected.size === 1 ? <RunDetails api={props.api} runId={[...selected][0]} /> : null}
     </div>

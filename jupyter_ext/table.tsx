@@ -32,14 +32,22 @@ export interface ITableProps {
   onSort: (column: string) => void;
   onToggle: (runId: string) => void;
   onNearEnd: () => void;
+  /** Open the study view of a search's run group (its trials' group header offers it). */
+  onStudy?: (groupId: string) => void;
 }
 
-type Item = { header: string; count: number; running: number } | { run: IRun };
+type GroupItem = { header: string; count: number; running: number; studies: string[] };
+type Item = GroupItem | { run: IRun };
 
 function flatten(runs: IRun[], collapsed: ReadonlySet<string>): Item[] {
   const items: Item[] = [];
   for (const group of groupByCell(runs)) {
-    items.push({ header: group.cell, count: group.runs.length, running: group.running });
+    items.push({
+      header: group.cell,
+      count: group.runs.length,
+      running: group.running,
+      studies: group.studies
+    });
     if (!collapsed.has(group.cell)) {
       group.runs.forEach(run => items.push({ run }));
     }
@@ -77,8 +85,14 @@ function Header(props: Pick<ITableProps, 'columns' | 'sort' | 'onSort'>): JSX.El
         }
         const sorted = props.sort.column === column.key;
         const order = sorted ? (props.sort.descending ? 'descending' : 'ascending') : 'none';
+        const status = column.key === 'status' ? ' cf-status' : '';
         return (
-          <span key={column.key} className="cf-cell" role="columnheader" aria-sort={order}>
+          <span
+            key={column.key}
+            className={`cf-cell${status}`}
+            role="columnheader"
+            aria-sort={order}
+          >
             <button
               className="cf-sort"
               title={`sort by ${column.label}`}
@@ -157,6 +171,59 @@ function RunRow(props: {
   );
 }
 
+/** Buttons opening the study view of each search among a group's runs, newest first. */
+function StudyButtons(props: { studies: string[]; onStudy: (groupId: string) => void }) {
+  return (
+    <>
+      {props.studies.slice(0, 3).map((groupId, i) => (
+        <button
+          key={groupId}
+          className="jp-mod-styled cf-study-button"
+          title={`open the study view of search ${groupId}${i ? ' (an older search of this cell)' : ''}`}
+          onClick={() => props.onStudy(groupId)}
+        >
+          {i ? `Study ${i + 1}` : 'Study'}
+        </button>
+      ))}
+    </>
+  );
+}
+
+/** A cell's header row: collapses its runs; opens its searches' study views. */
+function GroupRow(props: {
+  item: GroupItem;
+  index: number;
+  top: number;
+  collapsed: boolean;
+  onToggle: (cell: string) => void;
+  onStudy?: (groupId: string) => void;
+}): JSX.Element {
+  const { item } = props;
+  return (
+    <div
+      className="cf-row cf-group"
+      role="row"
+      aria-rowindex={props.index}
+      style={{ top: props.top }}
+    >
+      <span role="gridcell" className="cf-group-cell">
+        <button
+          className="cf-group-toggle"
+          aria-expanded={!props.collapsed}
+          onClick={() => props.onToggle(item.header)}
+        >
+          {props.collapsed ? '▸ ' : '▾ '}
+          {item.header} · {item.count} run{item.count === 1 ? '' : 's'}
+          {item.running ? ` · ${item.running} running` : ''}
+        </button>
+        {props.onStudy && item.studies.length ? (
+          <StudyButtons studies={item.studies} onStudy={props.onStudy} />
+        ) : null}
+      </span>
+    </div>
+  );
+}
+
 /** Arrow keys move the focus between the rendered rows and group headers. */
 function moveFocus(event: React.KeyboardEvent<HTMLDivElement>): void {
   if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') {
@@ -200,39 +267,31 @@ export function RunsTable(props: ITableProps): JSX.Element {
           style={{ height: items.length * ROW_HEIGHT }}
           onKeyDown={moveFocus}
         >
-          {items.slice(start, end).map((item, i) =>
-            'header' in item ? (
-              <div
-                key={`group:${item.header}`}
-                className="cf-row cf-group"
-                role="row"
-                aria-rowindex={start + i + 2}
-                style={{ top: (start + i) * ROW_HEIGHT }}
-              >
-                <span role="gridcell" className="cf-group-cell">
-                  <button
-                    className="cf-group-toggle"
-                    aria-expanded={!collapsed.has(item.header)}
-                    onClick={() => toggleGroup(item.header)}
-                  >
-                    {collapsed.has(item.header) ? '▸ ' : '▾ '}
-                    {item.header} · {item.count} run{item.count === 1 ? '' : 's'}
-                    {item.running ? ` · ${item.running} running` : ''}
-                  </button>
-                </span>
-              </div>
-            ) : (
-              <RunRow
-                key={item.run.id}
-                run={item.run}
-                columns={props.columns}
-                selected={props.selected.has(item.run.id)}
-                onToggle={props.onToggle}
-                top={(start + i) * ROW_HEIGHT}
-                index={start + i + 2}
-              />
-            )
-          )}
+          {items
+            .slice(start, end)
+            .map((item, i) =>
+              'header' in item ? (
+                <GroupRow
+                  key={`group:${item.header}`}
+                  item={item}
+                  index={start + i + 2}
+                  top={(start + i) * ROW_HEIGHT}
+                  collapsed={collapsed.has(item.header)}
+                  onToggle={toggleGroup}
+                  onStudy={props.onStudy}
+                />
+              ) : (
+                <RunRow
+                  key={item.run.id}
+                  run={item.run}
+                  columns={props.columns}
+                  selected={props.selected.has(item.run.id)}
+                  onToggle={props.onToggle}
+                  top={(start + i) * ROW_HEIGHT}
+                  index={start + i + 2}
+                />
+              )
+            )}
         </div>
       </div>
     </div>

@@ -6,6 +6,10 @@ export namespace CommandIDs {
   export const adopt = 'cellfleet:adopt-run';
   export const promote = 'cellfleet:promote';
   export const openOutput = 'cellfleet:open-output';
+  /** Args `{ groupId }`: the study view of a search's run group. */
+  export const study = 'cellfleet:open-study';
+  /** The runs table at full width in the main area. */
+  export const openRunsMain = 'cellfleet:open-runs-main';
 }
 
 /**
@@ -68,6 +72,8 @@ export interface IRun {
   worker: string | null;
   gpu: string | null;
   error: string | null;
+  /** Why it failed (`cellfleet.protocol.FailureClass`): user, oom, worker_lost, ...; null otherwise. */
+  failure_class?: string | null;
   job_id: string | null;
   output_path: string | null;
   /** The executed notebook's path inside the server root, when it lies there. */
@@ -155,4 +161,53 @@ export interface IRunQuery {
   sort?: string;
   limit?: number;
   offset?: number;
+}
+
+/** A value a categorical search parameter can take. */
+export type ChoiceValue = string | number | boolean;
+
+/** One objective of a search: a metric and which way is better. */
+export interface IStudyObjective {
+  metric: string;
+  direction: Direction;
+}
+
+/** One searched parameter: its kind, whether it is sampled on a log scale, its choices. */
+export interface IStudyParam {
+  name: string;
+  kind: 'float' | 'int' | 'categorical';
+  log: boolean;
+  choices: ChoiceValue[] | null;
+}
+
+/** One trial of a search: a run with its trial number, sampled params and objective values. */
+export interface IStudyTrial {
+  run_id: string;
+  number: number;
+  status: RunStatus;
+  params: Record<string, ChoiceValue | null>;
+  /** Objective metric → its value (null while running, or when the trial gave none). */
+  values: Record<string, number | null>;
+  last_step: number | null;
+  started: number | null;
+  ended: number | null;
+}
+
+/** How much a parameter mattered to the objective (Optuna's importance evaluator). */
+export interface IParamImportance {
+  param: string;
+  importance: number;
+}
+
+/** `GET studies/GROUP_ID`: a search's run group as a study. */
+export interface IStudy {
+  group_id: string;
+  label: string;
+  study_name: string | null;
+  objectives: IStudyObjective[];
+  params: IStudyParam[];
+  trials: IStudyTrial[];
+  /** Most important first; empty when they could not be computed (`importance_note` says why). */
+  importances: IParamImportance[];
+  importance_note: string | null;
 }

@@ -1,15 +1,13 @@
 import {
   activeCounts,
   bestRuns,
-  chartSeries,
-  downsample,
   formatDuration,
   groupByCell,
   matchesFilter,
   mergeChanges,
   paramDiff,
+  pickColumns,
   replaceHead,
-  svgPath,
   visibleWindow
 } from '../logic';
 import type { IRun } from '../tokens';
@@ -83,75 +81,6 @@ describe('bestRuns', () => {
   });
 });
 
-describe('chartSeries', () => {
-  it('builds one chart per metric with a line per run and shared bounds', () => {
-    const charts = chartSeries(
-      {
-        a: {
-          loss: [
-            [0, 1.0],
-            [1, 0.5]
-          ],
-          acc: [[0, 0.5]]
-        },
-        b: {
-          loss: [
-            [0, 2.0],
-            [1, 0.25],
-            [2, 0.1]
-          ]
-        }
-      },
-      ['a', 'b']
-    );
-    expect(charts.map(c => c.metric)).toEqual(['acc', 'loss']);
-    const loss = charts[1];
-    expect(loss.lines.map(l => l.runId)).toEqual(['a', 'b']);
-    expect([loss.xMin, loss.xMax, loss.yMin, loss.yMax]).toEqual([0, 2, 0.1, 2.0]);
-  });
-
-  it('uses the point index when a metric has no steps', () => {
-    const [chart] = chartSeries(
-      {
-        a: {
-          loss: [
-            [null, 3],
-            [null, 2]
-          ]
-        }
-      },
-      ['a']
-    );
-    expect(chart.lines[0].points).toEqual([
-      { x: 0, y: 3 },
-      { x: 1, y: 2 }
-    ]);
-  });
-
-  it('downsamples long series, keeping both ends', () => {
-    const points = Array.from({ length: 10_000 }, (_, i) => ({ x: i, y: i }));
-    const kept = downsample(points, 100);
-    expect(kept).toHaveLength(100);
-    expect(kept[0]).toEqual({ x: 0, y: 0 });
-    expect(kept[99]).toEqual({ x: 9999, y: 9999 });
-  });
-
-  it('scales a line into the box with y growing upward', () => {
-    const [chart] = chartSeries(
-      {
-        a: {
-          loss: [
-            [0, 0],
-            [10, 1]
-          ]
-        }
-      },
-      ['a']
-    );
-    expect(svgPath(chart.lines[0], chart, 100, 50)).toBe('M0.0,50.0 L100.0,0.0');
-  });
-});
-
 describe('grouping, merging and windowing', () => {
   it('groups runs by cell and counts the running ones', () => {
     const groups = groupByCell([
@@ -163,6 +92,38 @@ describe('grouping, merging and windowing', () => {
       ['In [2]', 2, 2],
       ['In [3]', 1, 0]
     ]);
+  });
+
+  it("lists a cell's searches (trial groups), the newest first, and no study for variants", () => {
+    const [cell] = groupByCell([
+      run('a', { kind: 'trial', group_id: 's1', created: 10 }),
+      run('b', { kind: 'trial', group_id: 's2', created: 30 }),
+      run('c', { kind: 'trial', group_id: 's1', created: 20 }),
+      run('d', { kind: 'variant', group_id: 'v1', created: 40 })
+    ]);
+    expect(cell.studies).toEqual(['s2', 's1']);
+    expect(groupByCell([run('x', { kind: 'variant' })])[0].studies).toEqual([]);
+  });
+
+  it('shows every column that fits, else shares the places between metrics and params', () => {
+    expect(pickColumns(['lr'], ['loss', 'acc'], 6)).toEqual({
+      params: ['lr'],
+      metrics: ['loss', 'acc'],
+      hidden: 0
+    });
+    const params = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    expect(pickColumns(params, ['loss', 'acc', 'f1', 'auc'], 6)).toEqual({
+      params: ['a', 'b', 'c'],
+      metrics: ['loss', 'acc', 'f1'],
+      hidden: 6
+    });
+    // few params leave their places to the metrics, and the other way round
+    expect(pickColumns(['lr'], ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'], 6).metrics).toHaveLength(
+      5
+    );
+    expect(pickColumns(params, ['loss'], 6).params).toHaveLength(5);
+    // a wide table shows more
+    expect(pickColumns(params, ['loss', 'acc', 'f1', 'auc'], 12).hidden).toBe(0);
   });
 
   it('merges a change feed: updates known runs, adds accepted new ones first', () => {
