@@ -37,7 +37,8 @@ export function RunDetails(props: { api: CellfleetApi; runId: string }): JSX.Ele
   return (
     <section className="cf-details" aria-label={`run ${run.id}`}>
       <h3>
-        {run.id} · {run.status} · {formatDuration(runDuration(run))}
+        {run.id} · {run.status}
+        {run.failure_class ? ` (${run.failure_class})` : ''} · {formatDuration(runDuration(run))}
         {run.gpu ? ` · ${run.gpu}` : ''}
       </h3>
       <dl className="cf-job-facts">

@@ -56,7 +56,10 @@ function History(props: {
         {runs.map(run => (
           <tr key={run.id}>
             <td>{when(run.created)}</td>
-            <td className={`cf-status-${run.status}`}>{run.status}</td>
+            <td className={`cf-status-${run.status}`}>
+              {run.status}
+              {run.failure_class ? ` (${run.failure_class})` : ''}
+            </td>
             <td>{formatDuration(runDuration(run))}</td>
             <td>
               <button

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cellfleet"
-ROOT_MODULES = ("errors", "config", "protocol", "experiment", "ids")
+ROOT_MODULES = ("errors", "config", "protocol", "experiment", "ids", "failures")
 
 _OUTSIDE_KERNEL = ("IPython", "cellfleet.kernel")
 _NO_CLUSTER = (*_OUTSIDE_KERNEL, "dask", "distributed", "cellfleet.worker")

@@ -2,8 +2,9 @@
 
 * The state enums, one definition shared by the store, the scheduler, the CLI, the server
   and (mirrored, checked by a test) the panel's TypeScript: :class:`RunStatus`,
-  :class:`RunKind`, :class:`OccurrenceState`, :class:`JobState`, and a job's
-  :class:`Overlap`, :class:`Catchup` and :class:`NotifyOn` policies.
+  :class:`RunKind`, :class:`OccurrenceState`, :class:`JobState`, a failed run's
+  :class:`FailureClass`, and a job's :class:`Overlap`, :class:`Catchup`, :class:`NotifyOn` and
+  :class:`RetryOn` policies.
 * What the kernel sends a worker (:class:`CellSpec`) and what comes back
   (:class:`CellOutcome`, :class:`RemoteFailure`, :class:`ValueInfo`).
 * The events a running cell sends the kernel while it runs (:class:`Started`,
@@ -117,6 +118,41 @@ class NotifyOn(str, enum.Enum):
         return self.value
 
 
+class FailureClass(str, enum.Enum):
+    """Why a run failed, as retries and people need to know it (see :mod:`cellfleet.failures`)."""
+
+    USER = "user"
+    """The cell's own exception: running it again gives the same."""
+    OOM = "oom"
+    """Out of memory: host ``MemoryError``, a worker its nanny killed for memory, CUDA out of memory."""
+    WORKER_LOST = "worker_lost"
+    """The worker running it died or its connection closed."""
+    CLUSTER_UNAVAILABLE = "cluster_unavailable"
+    """The Dask scheduler could not be reached, or the cluster went away."""
+    KERNEL_DIED = "kernel_died"
+    """The production run's kernel (or its process) died."""
+    TIMEOUT = "timeout"
+    """It ran past its ``--timeout`` and was stopped."""
+    CANCELLED = "cancelled"
+    """It was interrupted or stopped from outside (the stop button, a stopped scheduler)."""
+    EXPECTATION = "expectation"
+    """It ran to the end but a metric broke the job's ``--expect``."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RetryOn(str, enum.Enum):
+    """Which failures a job retries: ``infra`` (every class but ``user`` and ``expectation``)
+    or ``all`` (every class but ``expectation``)."""
+
+    INFRA = "infra"
+    ALL = "all"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Direction(str, enum.Enum):
     """Which way is better for a metric."""
 
@@ -160,6 +196,11 @@ class RemoteFailure:
     message: str
     traceback: list[str]
     exception: bytes | None
+    failure_class: str | None = None
+    """Its :class:`FailureClass` value, classified on the worker where the exception's type is
+    at hand (``None`` from an older worker: the notebook classifies by name and message)."""
+    note: str = ""
+    """What the worker adds, like the GPU memory in use when CUDA ran out of memory."""
 
 
 class KeepReason(str, enum.Enum):

@@ -20,7 +20,9 @@ def db(tmp_path):
         store.log_metrics([MetricPoint(run_id, "loss", lr * 10, 0), MetricPoint(run_id, "loss", lr, 1)])
         store.update_run(run_id, status="succeeded", started=1.0, ended=3.5, output="epoch 1\n")
         ids.append(run_id)
-    store.create_run(notebook="other.ipynb", kind="interactive", status="failed", error="ValueError: boom")
+    store.create_run(notebook="other.ipynb", kind="interactive", status="failed", error="ValueError: boom",
+                     failure_class="user")  # fmt: skip
+    store.create_run(notebook="big.ipynb", kind="production", status="failed", error="MemoryError", failure_class="oom")
     return url, ids
 
 
@@ -38,6 +40,20 @@ def test_runs_ls_filters_and_shows_params_and_final_metrics(db):
     assert "param.lr" in listed.stdout and "metric.loss" in listed.stdout and "other.ipynb" not in listed.stdout
     failed = cellfleet("--db", url, "runs", "ls", "--status", "failed")
     assert "other.ipynb" in failed.stdout and "train.ipynb" not in failed.stdout
+    header, *rows = failed.stdout.splitlines()
+    assert "failure_class" in header.split()
+    assert any("big.ipynb" in row and " oom" in row for row in rows)
+    assert any("other.ipynb" in row and " user" in row for row in rows)
+
+
+def test_runs_show_names_the_failure_class(db):
+    url, _ = db
+    store = Store(url)
+    (oom,) = [run for run in store.list_runs(status="failed") if run["failure_class"] == "oom"]
+    shown = cellfleet("--db", url, "runs", "show", oom["id"])
+    assert shown.returncode == 0 and "failure_class oom" in " ".join(shown.stdout.split())
+    fine = cellfleet("--db", url, "runs", "show", store.list_runs(status="succeeded")[0]["id"])
+    assert "failure_class" not in fine.stdout
 
 
 def test_runs_show_and_compare(db):

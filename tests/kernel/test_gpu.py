@@ -56,3 +56,35 @@ def test_pull_option_brings_gpu_results_back_as_host_copies(shell):
     pytest.importorskip("cupy")
     assert run(shell, "gpu --pull small", "import cupy as cp\nsmall = cp.ones(10)").success
     assert isinstance(shell.user_ns["small"], np.ndarray)
+
+
+def _recorded(name: str) -> dict:
+    from cellfleet.store.database import open_store
+    from cellfleet.store.recorder import writer_for
+
+    writer_for().flush()
+    return next(run for run in open_store().list_runs(limit=200) if run["cell_name"] == name)
+
+
+def test_torch_running_cuda_out_of_memory_is_oom_naming_the_gpu_and_its_memory(shell):
+    pytest.importorskip("torch")
+    body = (
+        "import torch\nkept = torch.ones(2**28, device='cuda')  # 1 GiB held\n"
+        "huge = torch.empty(2**50, dtype=torch.uint8, device='cuda')"
+    )
+    result = run(shell, "gpu --name torch-cuda-oom", body)
+    assert type(result.error_in_exec).__name__ == "OutOfMemoryError"
+    message = str(result.error_in_exec)
+    assert "CUDA ran out of memory on GPU " in message and " GiB in use" in message
+    assert "torch: 1.0 GiB allocated" in message
+    recorded = _recorded("torch-cuda-oom")
+    assert recorded["failure_class"] == "oom" and recorded["gpu"] and recorded["gpu"] in message
+
+
+def test_cupy_running_cuda_out_of_memory_is_oom_naming_the_gpu(shell):
+    pytest.importorskip("cupy")
+    result = run(shell, "gpu --name cupy-cuda-oom", "import cupy as cp\nhuge = cp.empty(2**50, dtype=cp.uint8)")
+    assert type(result.error_in_exec).__name__ == "OutOfMemoryError"
+    message = str(result.error_in_exec)
+    assert "CUDA ran out of memory on GPU " in message and "CuPy's pool" in message
+    assert _recorded("cupy-cuda-oom")["failure_class"] == "oom"

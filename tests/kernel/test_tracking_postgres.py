@@ -39,7 +39,7 @@ def test_a_remote_cell_is_tracked_on_postgresql(on_postgres, postgres_url, tmp_p
     assert store.engine.dialect.name == "postgresql"
     (recorded,) = store.list_runs()
     assert recorded["status"] == "succeeded" and recorded["worker"] and recorded["params"] == {}
-    assert [value for _, value in store.metric_series(recorded["id"])["loss"]] == [0.5, 0.25, 0.5 / 3]
+    assert [point[1] for point in store.metric_series(recorded["id"])["loss"]] == [0.5, 0.25, 0.5 / 3]
     assert [a["size"] for a in store.list_artifacts(recorded["id"])] == [5]
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 
 import pytest
 
 from cellfleet.errors import PromotionError, ScheduleError
+from cellfleet.production.expect import FORM
 from cellfleet.production.promote import promote, promotion_summary
 from cellfleet.production.schedules import Schedule, describe_schedule
 from cellfleet.production.spec import JSON_FIELDS, JobSpec, add_job_arguments, parse_params
-from cellfleet.protocol import Catchup, NotifyOn, Overlap
+from cellfleet.protocol import Catchup, NotifyOn, Overlap, RetryOn
 from cellfleet.store.database import Store
 from jobs_helpers import write_notebook
 
@@ -26,7 +28,7 @@ def test_defaults_run_on_demand_with_the_default_policies():
     spec = JobSpec()
     assert spec.schedule is None and spec.timeout_seconds is None and spec.params == {}
     assert (spec.overlap, spec.catchup, spec.notify_on) == (Overlap.SKIP, Catchup.LATEST, NotifyOn.FAILURE)
-    assert (spec.retries, spec.concurrency) == (0, 1)
+    assert (spec.retries, spec.concurrency, spec.retry_on, spec.expect) == (0, 1, RetryOn.INFRA, ())
     assert JobSpec.from_args(_args()) == spec == JobSpec.from_json({})
 
 
@@ -35,7 +37,8 @@ def test_from_args_reads_every_option_into_typed_fields():
         _args("--every", "5m", "--name", "nightly", "-p", "lr", "0.01", "-p", "tag", "best run",
               "--from-run", "abc", "--cluster", "tcp://h:8786", "--retries", "3", "--timeout", "30m",
               "--concurrency", "2", "--overlap", "queue", "--catchup", "all", "--notify", "https://hook",
-              "--notify-on", "all", "--kernel", "python3")
+              "--notify-on", "all", "--kernel", "python3", "--retry-on", "all", "--expect", "val_loss < 0.2",
+              "--expect", "accuracy>=0.9")
     )  # fmt: skip
     assert spec.schedule == Schedule("every:300") and spec.timeout_seconds == 1800
     assert spec.params == {"lr": 0.01, "tag": "best run"} and spec.from_run == "abc"
@@ -44,7 +47,8 @@ def test_from_args_reads_every_option_into_typed_fields():
     assert fields["overlap"] == "queue" and type(fields["overlap"]) is str and type(fields["notify_on"]) is str
     assert fields == {"schedule": "every:300", "cluster": "tcp://h:8786", "retries": 3, "timeout": 1800.0,
                       "concurrency": 2, "overlap": "queue", "catchup": "all", "notify_url": "https://hook",
-                      "notify_on": "all", "kernel": "python3", "from_run": "abc"}  # fmt: skip
+                      "notify_on": "all", "kernel": "python3", "from_run": "abc", "retry_on": "all",
+                      "expect": ["val_loss<0.2", "accuracy>=0.9"]}  # fmt: skip
 
 
 def test_argparse_choices_come_from_the_enums():
@@ -98,6 +102,10 @@ def test_params_are_copied_so_the_caller_cannot_change_the_spec():
         ({"name": ["a"]}, PromotionError, "name must be a string"),
         ({"params": [1]}, PromotionError, "params must be an object of parameter names to values"),
         ({"params": {1: 2}}, PromotionError, "params must be an object of parameter names to values"),
+        ({"retry_on": "user"}, PromotionError, "retry_on must be infra or all (got 'user')"),
+        ({"expect": ("val_loss=0.2",)}, PromotionError, "--expect 'val_loss=0.2': '=' is not a comparison; write"),
+        ({"expect": "val_loss<0.2"}, PromotionError, 'expect must be a list of strings, like ["val_loss<0.2"]'),
+        ({"expect": ("x<1",) * 101}, PromotionError, "expect may hold at most 100 expectations (got 101)"),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_field_and_the_fix(fields, error, message):
@@ -116,10 +124,13 @@ def test_each_mistake_is_one_line_naming_the_field_and_the_fix(fields, error, me
         ({"retries": 10**30}, "retries must be a whole number from 0 to 99"),
         ({"concurrency": 0}, "concurrency must be a whole number from 1 to 1000"),
         ({"params": "lr=1"}, "params must be an object of parameter names to values"),
+        ({"retry_on": "sometimes"}, "retry_on must be infra or all (got 'sometimes')"),
+        ({"expect": ["loss<"]}, "--expect 'loss<': no number to compare with; " + FORM),
+        ({"expect": [0.2]}, 'expect must be a list of strings, like ["val_loss<0.2"] (got float)'),
     ],
 )
 def test_from_json_refuses_unknown_keys_wrong_types_and_out_of_range_numbers(body, message):
-    with pytest.raises(PromotionError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+    with pytest.raises(PromotionError, match="^" + re.escape(message) + "$"):
         JobSpec.from_json(body)
 
 
@@ -176,11 +187,16 @@ def test_the_promote_magic_builds_the_same_spec_and_prints_the_cli_line(shell, t
     notebook = write_notebook(tmp_path / "magic.ipynb", ["print(lr)"], parameters="lr = 0.1\nlayers = 2")
     run_id = store.create_run(notebook="magic.ipynb", kind="variant", params={"lr": 0.5, "layers": 4})
     line = f"{notebook} --every 1h --name magic-spec --from-run {run_id} -p layers 8 --overlap queue --notify-on all"
-    shell.run_line_magic("promote", line)
+    shell.run_line_magic("promote", line + ' --retry-on all --expect "loss<0.5" --expect "acc >= 0.9"')
     job = JobStore(store).get_job("magic-spec")
     assert capsys.readouterr().out.strip() == promotion_summary(notebook, job)
     assert job["params"] == {"lr": 0.5, "layers": 8} and job["schedule"] == "every:3600"
     assert (job["overlap"], job["notify_on"], job["from_run"]) == ("queue", "all", run_id)
+    assert (job["retry_on"], job["expect"]) == ("all", ["loss<0.5", "acc>=0.9"])
+    with pytest.raises(UsageError, match=r"^%promote: --expect 'loss=0.5': '=' is not a comparison; write METRIC"):
+        shell.run_line_magic("promote", f"{notebook} --expect loss=0.5")
+    with pytest.raises(UsageError, match=r"^%promote: argument --retry-on: invalid choice: 'user'"):
+        shell.run_line_magic("promote", f"{notebook} --retry-on user")
     with pytest.raises(UsageError, match=r"^%promote: --cron 'every day' is not a cron expression"):
         shell.run_line_magic("promote", f"{notebook} --cron 'every day'")
     with pytest.raises(UsageError, match=r"^%promote: retries must be a whole number from 0 to 99$"):

@@ -66,7 +66,7 @@ def test_a_promoted_notebook_runs_on_schedule_from_its_snapshot(project, schedul
         assert "lr is 0.5" in output and "injected-parameters" in output and "edited" not in output
 
 
-def test_a_failing_cell_is_retried_then_failed_and_the_webhook_hears_it(project, schedulers):
+def test_a_failing_cell_retried_on_all_failures_then_failed_and_the_webhook_hears_it(project, schedulers):
     folder, url, store = project
     received: list[dict] = []
 
@@ -83,7 +83,7 @@ def test_a_failing_cell_is_retried_then_failed_and_the_webhook_hears_it(project,
     threading.Thread(target=server.serve_forever, daemon=True).start()
     notebook = write_notebook(folder / "broken.ipynb", ["x = 1", "raise ValueError('bad data')"])
     hook = f"http://127.0.0.1:{server.server_port}/hook"
-    _promote(url, notebook, "--name", "broken", "--retries", "1", "--notify", hook)
+    _promote(url, notebook, "--name", "broken", "--retries", "1", "--retry-on", "all", "--notify", hook)
     dead_hook = ("--notify", "http://127.0.0.1:9/x", "--notify-on", "all")
     _promote(url, write_notebook(folder / "fine.ipynb", ["y = 2"]), "--name", "fine", *dead_hook)
     assert cellfleet(url, "jobs", "run-now", "broken").returncode == 0
@@ -93,9 +93,10 @@ def test_a_failing_cell_is_retried_then_failed_and_the_webhook_hears_it(project,
         lambda: [r for r in _runs(store, "broken") if r["status"] == "failed"][1:] and _runs(store, "broken")
     )
     assert sorted(r["attempt"] for r in runs) == [0, 1]
-    assert all("cell 2 failed: ValueError: bad data" in r["error"] for r in runs)
+    assert all("cell 2 failed: ValueError: bad data" in r["error"] and r["failure_class"] == "user" for r in runs)
     wait_for(lambda: len(received) >= 2)
     assert {r["status"] for r in received} == {"failed"} and received[0]["job"] == "broken"
+    assert {r["failure_class"] for r in received} == {"user"}
     assert wait_for(
         lambda: [r for r in _runs(store, "fine") if r["status"] == "succeeded"]
     )  # a dead hook hurts nothing
@@ -109,7 +110,7 @@ def test_a_timeout_stops_a_sleeping_run_and_its_kernel(project, schedulers):
     cellfleet(url, "jobs", "run-now", "sleepy")
     schedulers()
     (run,) = wait_for(lambda: [r for r in _runs(store, "sleepy") if r["status"] == "timed_out"])
-    assert "3 s timeout" in run["error"]
+    assert "3 s timeout" in run["error"] and run["failure_class"] == "timeout"
     pid = JobStore(store).occurrence(run["occurrence_id"])["runner_pid"]
     assert wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
 
@@ -126,8 +127,8 @@ def test_a_killed_scheduler_leaves_an_interrupted_run_that_is_retried_once(proje
     stop(first, kill=True)
     schedulers()
     runs = wait_for(lambda: [r for r in _runs(store, "long") if r["status"] == "succeeded"] and _runs(store, "long"))
-    statuses = sorted(r["status"] for r in runs)
-    assert statuses == ["interrupted", "succeeded"]
+    statuses = sorted((r["status"], r["failure_class"]) for r in runs)
+    assert statuses == [("interrupted", "cancelled"), ("succeeded", None)]
     assert marks.read_text().count("end") == 1  # the orphaned first run never finished its work
     assert len({r["occurrence_id"] for r in runs}) == 1
 

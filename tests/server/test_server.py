@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -88,8 +89,11 @@ async def test_one_run_compare_and_changes(jp_fetch, store):
     ids = [r["id"] for r in store.list_runs(kind="variant")]
     run = await api(jp_fetch, "runs", ids[0])
     assert run["metrics"]["loss"][-1][1] == run["run"]["params"]["lr"]
+    (step, _, logged), _ = run["metrics"]["loss"]  # [step, value, logged]: wall-time x for the curves
+    assert step == 0 and isinstance(logged, float) and 0 < logged <= time.time()
     compared = await api(jp_fetch, "compare", ids=",".join(ids[:2]))
     assert set(compared["final_metrics"]) == set(ids[:2]) and set(compared["series"]) == set(ids[:2])
+    assert all(len(point) == 3 for series in compared["series"].values() for point in series["loss"])
     changes = await api(jp_fetch, "changes", since="0")
     assert len(changes["runs"]) == 4 and changes["now"] > 0
 
@@ -239,6 +243,6 @@ async def test_jobs_carry_their_next_run_and_last_run(jp_fetch, store, jp_root_d
     assert paused["paused"] is True and paused["next_run"] is None
     run_id = store.create_run(kind="production", job_id=hourly["id"], status="succeeded", ended=5.0)
     detail = await api(jp_fetch, "jobs", "hourly")
-    assert detail["job"]["last_run"] == {"id": run_id, "status": "succeeded", "created": detail["runs"][0]["created"],
-                                         "ended": 5.0}  # fmt: skip
+    assert detail["job"]["last_run"] == {"id": run_id, "status": "succeeded", "failure_class": None,
+                                         "created": detail["runs"][0]["created"], "ended": 5.0}  # fmt: skip
     assert [run["id"] for run in detail["runs"]] == [run_id]

@@ -34,12 +34,15 @@ async def test_every_option_of_the_dialog_reaches_the_job(jp_fetch, store):
         "notebook": "train.ipynb", "cron": "0 2 * * *", "name": "nightly", "params": {"lr": 0.5},
         "cluster": "tcp://sched:8786", "retries": 3, "timeout": "30m", "concurrency": 2, "overlap": "queue",
         "catchup": "all", "notify": "https://hooks.example/x", "notify_on": "all", "kernel": "python3",
+        "retry_on": "all", "expect": ["val_loss<0.2", "accuracy >= 0.9"],
     })  # fmt: skip
     assert job["name"] == "nightly" and job["schedule"] == "cron:0 2 * * *" and job["params"] == {"lr": 0.5}
     assert (job["retries"], job["timeout"], job["concurrency"]) == (3, 1800.0, 2)
     assert (job["overlap"], job["catchup"], job["notify_on"]) == ("queue", "all", "all")
     assert job["notify_url"] == "https://hooks.example/x" and job["cluster"] == "tcp://sched:8786"
-    assert job["kernel"] == "python3"
+    assert (
+        job["kernel"] == "python3" and job["retry_on"] == "all" and job["expect"] == ["val_loss<0.2", "accuracy>=0.9"]
+    )
 
 
 async def test_nulls_take_the_defaults_and_params_win_over_the_runs(jp_fetch, store):
@@ -49,6 +52,7 @@ async def test_nulls_take_the_defaults_and_params_win_over_the_runs(jp_fetch, st
     assert job["params"] == {"lr": 0.01, "layers": 8} and job["from_run"] == run_id
     assert job["name"] == "train" and job["schedule"] is None
     assert (job["retries"], job["overlap"], job["catchup"], job["notify_on"]) == (0, "skip", "latest", "failure")
+    assert (job["retry_on"], job["expect"]) == ("infra", [])
 
 
 @pytest.mark.parametrize(
@@ -84,7 +88,21 @@ async def test_nulls_take_the_defaults_and_params_win_over_the_runs(jp_fetch, st
         (
             {"flavour": 1},
             "unknown field 'flavour'; the fields are notebook, params, cron, every, name, from_run, "
-            "cluster, timeout, overlap, catchup, notify, notify_on, kernel, retries, concurrency",
+            "cluster, timeout, overlap, catchup, notify, notify_on, kernel, retries, concurrency, retry_on, expect",
+        ),
+        ({"retry_on": "user"}, "retry_on must be infra or all (got 'user')"),
+        ({"retry_on": 1}, "retry_on must be a string"),
+        ({"expect": "val_loss<0.2"}, 'expect must be a list of strings, like ["val_loss<0.2"]'),
+        ({"expect": [{"val_loss": 0.2}]}, 'expect must be a list of strings, like ["val_loss<0.2"] (got dict)'),
+        (
+            {"expect": ["val_loss=<0.2"]},
+            "--expect 'val_loss=<0.2': '=<' is not a comparison; write METRIC OP NUMBER with OP one of "
+            '< <= > >= == !=, like "val_loss<0.2"',
+        ),
+        (
+            {"expect": ["accuracy>high"]},
+            "--expect 'accuracy>high': 'high' is not a number; write METRIC OP NUMBER with OP one of "
+            '< <= > >= == !=, like "val_loss<0.2"',
         ),
     ],
 )
@@ -119,3 +137,19 @@ async def test_a_broken_row_is_listed_as_broken_beside_the_jobs_that_work(jp_fet
     assert detail["job"]["state"] == "broken" and detail["runs"] == []
     paused = await jp_fetch("cellfleet", "api", "jobs", broken["id"], "pause", method="POST", body="")
     assert json.loads(paused.body)["state"] == "broken"  # pausing does not hide it
+
+
+async def test_runs_and_job_histories_carry_their_failure_class(jp_fetch, store):
+    from cellfleet.store.jobs import JobStore
+
+    job = await post_job(jp_fetch, {"notebook": "train.ipynb", "name": "classed", "retries": 1})
+    error = "cell 2 failed: MemoryError: "
+    failed = store.create_run(kind="production", job_id=job["id"], status="failed", error=error, failure_class="oom")
+    fine = store.create_run(kind="production", job_id=job["id"], status="succeeded")
+    detail = json.loads((await jp_fetch("cellfleet", "api", "runs", failed)).body)["run"]
+    assert detail["failure_class"] == "oom" and detail["status"] == "failed"
+    page = json.loads((await jp_fetch("cellfleet", "api", "runs", params={"kind": "production"})).body)["runs"]
+    assert {run["id"]: run["failure_class"] for run in page} == {failed: "oom", fine: None}
+    history = json.loads((await jp_fetch("cellfleet", "api", "jobs", job["id"])).body)
+    assert {run["id"]: run["failure_class"] for run in history["runs"]} == {failed: "oom", fine: None}
+    assert history["job"]["retry_on"] == "infra" and JobStore(store).get_job("classed")["retry_on"] == "infra"

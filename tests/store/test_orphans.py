@@ -46,6 +46,7 @@ def test_only_runs_of_kernels_gone_from_this_host_are_interrupted(tmp_path):
     }
     assert "kernel that ran this cell went away" in store.get_run("gone")["error"]
     assert store.get_run("gone")["ended"] is not None
+    assert store.get_run("gone")["failure_class"] == "kernel_died" and store.get_run("alive")["failure_class"] is None
 
 
 def test_a_reused_pid_is_not_the_same_kernel(tmp_path):

@@ -4,6 +4,7 @@ concurrent writers and openers, queries."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from cellfleet import StoreError
 from cellfleet.store.database import MetricPoint, Store, _engine
+from cellfleet.store.jobs import JobStore
 from cellfleet.store.schema import SCHEMA_VERSION, schema_version, upgrade
 
 WRITERS, RUNS_EACH, POINTS_EACH, OPENERS = 4, 25, 2000, 4
@@ -66,6 +68,41 @@ def test_a_store_of_an_older_schema_upgrades_in_place(store_url):
     assert store.get_run("old1")["cached_from"] == "x"
 
 
+def test_a_schema_5_store_upgrades_to_6_keeping_its_runs_and_jobs(store_url):
+    engine = _engine(store_url)
+    upgrade(engine, target=5)  # the store an older Cellfleet made, with a run and a job in it
+    with engine.begin() as connection:
+        inspector = sa.inspect(connection)
+        assert "failure_class" not in {c["name"] for c in inspector.get_columns("runs")}
+        assert not {"retry_on", "expect"} & {c["name"] for c in inspector.get_columns("jobs")}
+        connection.execute(
+            sa.text(
+                "INSERT INTO runs (id, notebook, cell_id, cell_name, kind, status, code, code_hash, params, inputs,"
+                " created, environment, output, error, job_id, attempt) VALUES ('old5', 'a.ipynb', '', 'nightly',"
+                " 'production', 'failed', '', 'h', '{}', '{}', 1.0, '{}', '', 'cell 2 failed: ValueError', 'job5', 0)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO jobs (id, name, notebook, version, params, retries, concurrency, overlap, catchup,"
+                " notify_on, paused, created, checked_until) VALUES ('job5', 'nightly', 'a.ipynb', 'h', '{}', 2, 1,"
+                " 'skip', 'latest', 'failure', false, 1.0, 1.0)"
+            )
+        )
+    engine.dispose()
+    store = Store(store_url)
+    with store.engine.connect() as connection:
+        assert schema_version(connection) == SCHEMA_VERSION == 6
+    old = store.get_run("old5")
+    assert old["failure_class"] is None and old["error"] == "cell 2 failed: ValueError"
+    store.update_run("old5", failure_class="user")
+    assert store.get_run("old5")["failure_class"] == "user"
+    job = JobStore(store).get_job("nightly")
+    assert (job["retries"], job["retry_on"], job["expect"]) == (2, "infra", [])  # an old job retries infrastructure
+    made = JobStore(store).create_job(name="new", notebook="b.ipynb", version="h", retry_on="all", expect=["loss<1"])
+    assert (made["retry_on"], made["expect"]) == ("all", ["loss<1"])
+
+
 def test_a_store_from_a_newer_cellfleet_is_refused(store_url):
     url = store_url
     store = Store(url)
@@ -78,10 +115,13 @@ def test_a_store_from_a_newer_cellfleet_is_refused(store_url):
 def test_final_metrics_and_series(store_url):
     store = Store(store_url)
     run = store.create_run(params={"lr": 1})
-    store.log_metrics([MetricPoint(run, "loss", v, s) for s, v in enumerate([3.0, 2.0, 1.5])])
+    store.log_metrics([MetricPoint(run, "loss", v, s, 100.0 + s) for s, v in enumerate([3.0, 2.0, 1.5])])
+    before = time.time()
     store.log_metrics([MetricPoint(run, "acc", 0.9)])
     assert store.final_metrics([run]) == {run: {"loss": 1.5, "acc": 0.9}}
-    assert store.metric_series(run)["loss"] == [(0, 3.0), (1, 2.0), (2, 1.5)]
+    assert store.metric_series(run)["loss"] == [(0, 3.0, 100.0), (1, 2.0, 101.0), (2, 1.5, 102.0)]
+    ((step, value, logged),) = store.metric_series(run)["acc"]  # no time given: stamped on write
+    assert (step, value) == (None, 0.9) and before <= logged <= time.time()
 
 
 def test_an_unreachable_database_is_a_clear_error():

@@ -1,6 +1,7 @@
 """The ``cellfleet`` command.
 
     cellfleet promote NOTEBOOK [--cron EXPR | --every DURATION] [--name NAME] [-p KEY VALUE]...
+                      [--retries N] [--retry-on infra|all] [--expect "METRIC<NUMBER"]...
     cellfleet run NOTEBOOK [-p KEY VALUE]... [--kernel NAME] [--cluster ADDRESS]
     cellfleet scheduler [--once] [--concurrency N] [--poll SECONDS]
     cellfleet jobs ls | show JOB | pause JOB | resume JOB | delete JOB | run-now JOB
@@ -9,6 +10,8 @@
 
 Mistakes print one line naming the problem and the fix, and exit with status 2: argparse's
 own (an unknown option, a missing value) as ``cellfleet: error: ...``, never its usage block.
+``cellfleet run`` exits with 0 when its run succeeded, 1 when it failed, 3 when it failed out
+of memory (host or GPU); 130 means interrupted.
 """
 
 from __future__ import annotations
@@ -65,7 +68,13 @@ def _jobs_parser(commands: argparse._SubParsersAction[CommandParser]) -> None:
     promote = commands.add_parser("promote", help="make a notebook a scheduled production job")
     promote.add_argument("notebook")
     add_job_arguments(promote)
-    run = commands.add_parser("run", help="one production run of a notebook, now")
+    run = commands.add_parser(
+        "run",
+        help="one production run of a notebook, now",
+        epilog="exit status: 0 the run succeeded, 1 it failed, 2 a mistake in the command, "
+        "3 it failed out of memory (host MemoryError, a worker killed for memory, CUDA out of memory), "
+        "130 interrupted",
+    )
     run.add_argument("notebook")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
     run.add_argument("--kernel")

@@ -12,7 +12,7 @@ from typing import Any
 from cellfleet.cli.runs import CommandError, table
 from cellfleet.production.schedules import describe_schedule, job_state, local_time, next_run_text
 
-__all__ = ["JOB_ACTIONS", "promote_command", "run_command", "scheduler_command"]
+__all__ = ["EXIT_FAILED", "EXIT_OOM", "JOB_ACTIONS", "promote_command", "run_command", "scheduler_command"]
 
 Action = Callable[[Any, argparse.Namespace], str]
 """A ``cellfleet jobs`` action: the store and the parsed arguments in, the text to print out."""
@@ -27,16 +27,26 @@ def promote_command(store: Any, args: argparse.Namespace) -> str:
     return promotion_summary(args.notebook, job)
 
 
+EXIT_FAILED = 1
+"""``cellfleet run``'s exit status for a run that failed (``2`` is a mistake in the command)."""
+EXIT_OOM = 3
+"""``cellfleet run``'s exit status for a run that failed out of memory (host or GPU)."""
+
+
 def run_command(url: str | None, args: argparse.Namespace) -> str:
-    """A one-off production run now, in this process; exit status 1 when it fails."""
+    """A one-off production run now, in this process; exit status 1 when it fails, 3 when it
+    failed out of memory."""
     from cellfleet.production.execute import run_now, run_paths
     from cellfleet.production.spec import parse_params
+    from cellfleet.protocol import FailureClass
 
-    run_id, status, error = run_now(args.notebook, parse_params(args.param), args.kernel, url, args.cluster)
+    run_id, ending = run_now(args.notebook, parse_params(args.param), args.kernel, url, args.cluster)
     output, _ = run_paths(run_id)
-    message = f"run {run_id} {status}; output notebook {output}"
-    if status != "succeeded":
-        raise CommandError(f"{message}: {error}", exit_code=1)
+    message = f"run {run_id} {ending.status}; output notebook {output}"
+    if ending.status != "succeeded":
+        oom = ending.failure_class is FailureClass.OOM
+        kind = f" ({ending.failure_class})" if ending.failure_class else ""
+        raise CommandError(f"{message}: {ending.error}{kind}", exit_code=EXIT_OOM if oom else EXIT_FAILED)
     return message
 
 
@@ -62,13 +72,18 @@ def _jobs_ls(store: Any, args: argparse.Namespace) -> str:
         rows.append({
             "job": job["id"], "name": job["name"], "state": state.value,
             "schedule": describe_schedule(job["schedule"]), "next": next_run_text(job),
-            "last": last[0]["status"] if last else "", "version": job["version"][:12], "notebook": job["notebook"],
+            "last": _ending(last[0]) if last else "", "version": job["version"][:12], "notebook": job["notebook"],
         })  # fmt: skip
         if problem is not None:
             broken.append(_broken_line(job, problem))
     if not rows:
         return "no jobs: promote a notebook with `cellfleet promote NOTEBOOK --every 1h`"
     return "\n".join([table(rows), *([""] if broken else []), *broken])
+
+
+def _ending(run: dict[str, Any]) -> str:
+    """A run's status, with its failure class when it has one: ``failed (oom)``."""
+    return f"{run['status']} ({run['failure_class']})" if run.get("failure_class") else str(run["status"])
 
 
 def _broken_line(job: dict[str, Any], problem: str) -> str:
@@ -84,13 +99,16 @@ def _jobs_show(store: Any, args: argparse.Namespace) -> str:
     jobs = JobStore(store)
     job = jobs.get_job(args.job)
     state, problem = job_state(job)
-    keys = ("id", "name", "notebook", "version", "params", "cluster", "retries", "timeout", "overlap", "catchup")
+    keys = ("id", "name", "notebook", "version", "params", "cluster", "retries", "retry_on", "timeout", "overlap",
+            "catchup")  # fmt: skip
     lines = [f"{key:12} {job[key]}" for key in keys]
+    if job.get("expect"):
+        lines.append(f"{'expect':12} {', '.join(job['expect'])}")
     lines += [f"{'schedule':12} {describe_schedule(job['schedule'])}", f"{'next run':12} {next_run_text(job)}"]
     lines.append(f"{'state':12} {state.value}" + (f" ({_broken_line(job, problem)})" if problem else ""))
     history = [
-        {"run": r["id"], "status": r["status"], "attempt": r["attempt"], "started": local_time(r["started"]),
-         "error": (r["error"] or "")[:80]}
+        {"run": r["id"], "status": r["status"], "failure": r.get("failure_class"), "attempt": r["attempt"],
+         "started": local_time(r["started"]), "error": (r["error"] or "")[:80]}
         for r in jobs.job_runs(job["id"], limit=args.limit)
     ]  # fmt: skip
     return "\n".join(lines) + "\n\n" + (table(history) if history else "no runs yet")

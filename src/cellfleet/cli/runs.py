@@ -67,7 +67,7 @@ def _runs_show(store: Any, args: argparse.Namespace) -> str:
     lines = [
         f"{key:12} {_cell(run[key])}" for key in ("id", "kind", "status", "notebook", "cell_name", "worker", "gpu")
     ]
-    lines += [f"{key:12} {run[key]}" for key in ("job_id", "parent_id") if run.get(key)]  # a production run's links
+    lines += [f"{key:12} {run[key]}" for key in ("failure_class", "job_id", "parent_id") if run.get(key)]
     lines.append(f"{'params':12} {run['params']}")
     lines.append(f"{'environment':12} {run['environment']}")
     for key, points in store.metric_series(run["id"]).items():

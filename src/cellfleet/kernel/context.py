@@ -15,7 +15,8 @@ from typing import Any
 
 from cellfleet.config import run_context
 from cellfleet.errors import StoreError
-from cellfleet.protocol import RunKind, RunStatus
+from cellfleet.failures import classify
+from cellfleet.protocol import FailureClass, RunKind, RunStatus
 from cellfleet.store.recorder import RunRecorder, StoreWriter, code_hash, writer_for
 
 __all__ = [
@@ -138,8 +139,10 @@ def _after_cell(result: Any) -> None:
     with _lock:
         recorder, _local = _local, None
     if recorder is not None:
-        error = None if result.success else repr(result.error_in_exec or result.error_before_exec)
-        recorder.finish(RunStatus.SUCCEEDED if result.success else RunStatus.FAILED, error=error)
+        raised = None if result.success else result.error_in_exec or result.error_before_exec
+        kind = None if result.success else classify(raised) if raised is not None else FailureClass.USER
+        error = None if result.success else repr(raised)
+        recorder.finish(RunStatus.SUCCEEDED if result.success else RunStatus.FAILED, error=error, failure_class=kind)
 
 
 def local_recorder() -> RunRecorder:

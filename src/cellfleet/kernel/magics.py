@@ -304,7 +304,8 @@ class CellfleetMagics(Magics):
         Without NOTEBOOK it promotes this notebook (as saved: save it first). Options are
         those of ``cellfleet promote``: --cron/--every, --name, -p KEY VALUE, --from-run RUN
         (``--from-run best`` takes the best variant of the last grid), --cluster, --retries,
-        --timeout, --concurrency, --overlap, --catchup, --notify URL, --notify-on, --kernel.
+        --retry-on infra|all, --expect "val_loss<0.2" (repeatable), --timeout, --concurrency,
+        --overlap, --catchup, --notify URL, --notify-on, --kernel.
         """
         import dataclasses
 

@@ -21,9 +21,11 @@ from cellfleet.errors import (
     ClusterUnavailable,
     WorkerLostError,
 )
+from cellfleet.failures import classify, classify_recorded, cuda_oom
 from cellfleet.kernel.handles import RemoteHandle
 from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.job import Output, Status, load_values
+from cellfleet.kernel.recovery import after_cuda_oom, lost_worker_error
 from cellfleet.kernel.session import Session
 from cellfleet.kernel.stop import stop_cell
 from cellfleet.kernel.workers import Placement
@@ -97,6 +99,9 @@ class RemoteCell:
         self._early: dict[int, tuple[OutputItem, ...]] = {}
         self._placement = Placement(session, launch.resources, output, status)
         self._sends = 0
+        self._submitted_at = 0.0
+        self._ran_on: set[str] = set()
+        """The workers the cell started on (a lost one may have been restarted for memory)."""
 
     def run(self) -> CellOutcome:
         """Run to completion; raises a :class:`CellError` (or subclass) when it cannot."""
@@ -106,6 +111,9 @@ class RemoteCell:
             self._record_failure(error)
             raise
         self._record_end(outcome)
+        failure = outcome.error
+        if failure is not None and cuda_oom(failure.type_name, failure.message) and failure.note:
+            after_cuda_oom(self.session, outcome.worker, failure.note, self.output)
         return outcome
 
     def cancel(self) -> None:
@@ -123,7 +131,9 @@ class RemoteCell:
             facts["started"] = time.time() - outcome.seconds
         failure = outcome.error
         if failure is not None:
-            self.recorder.finish(RunStatus.FAILED, error="\n".join(failure.traceback), **facts)
+            kind = failure.failure_class or classify_recorded(failure.type_name, failure.message)
+            error = "\n".join([*failure.traceback, *([failure.note] if failure.note else [])])
+            self.recorder.finish(RunStatus.FAILED, error=error, failure_class=kind, **facts)
             return
         if self._on_success is not None:
             self._on_success(outcome, tuple(self._rendered or ()))
@@ -135,10 +145,10 @@ class RemoteCell:
         status = RunStatus.FAILED
         if isinstance(error, (CellCancelled, CellTimeout)):
             status = RunStatus.CANCELLED if isinstance(error, CellCancelled) else RunStatus.TIMED_OUT
-        self.recorder.finish(status, error=f"{type(error).__name__}: {error}")
+        self.recorder.finish(status, error=f"{type(error).__name__}: {error}", failure_class=classify(error))
 
     def _run(self) -> CellOutcome:
-        self._submitted = time.monotonic()
+        self._submitted, self._submitted_at = time.monotonic(), time.time()
         for attempt in range(self.launch.retries + 1):
             try:
                 outcome = self._attempt(attempt)
@@ -160,12 +170,11 @@ class RemoteCell:
                 )
                 self.status.note("retrying")
         self.status.finished("failed")
-        tries = self.launch.retries + 1
-        raise WorkerLostError(
-            f"the worker running this cell died {tries} time{'s' if tries > 1 else ''}: the cell may be using "
-            "more memory than a worker has, or crashing its process; raise --retries, give it --memory, "
-            "or look at the worker logs"
-        )
+        raise self._lost_error()
+
+    def _lost_error(self) -> WorkerLostError:
+        """Why the cell's workers died: restarted by their nanny for memory, or otherwise."""
+        return lost_worker_error(self.session, self.launch.retries + 1, self._ran_on, self._submitted_at)
 
     def _where(self) -> str:
         return f" on worker {self._worker}" if self._worker else ""
@@ -249,6 +258,8 @@ class RemoteCell:
         match event:
             case Started(worker=worker, gpu=gpu):
                 self._worker = worker
+                if worker is not None:
+                    self._ran_on.add(worker)
                 self.status.running(worker, gpu)
                 if self.recorder is not None:
                     self.recorder.running(worker, gpu)

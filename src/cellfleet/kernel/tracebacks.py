@@ -34,11 +34,24 @@ def rebuild_exception(outcome: CellOutcome, notebook: Container[str] = ()) -> Ba
     note = _unsent_name_note(failure, notebook)
     if note is not None:
         lines.append(note)
+    if failure.note:
+        lines.append(f"cellfleet: {failure.note}")
+        _add_to_message(error, failure.note)
     try:
         error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
     except AttributeError:
         error = RemoteCellError("\n".join(failure.traceback))
     return error
+
+
+def _add_to_message(error: BaseException, note: str) -> None:
+    """Put ``note`` (the GPU and its memory in use, say) in the message, where a production run's
+    error reads it (papermill keeps the exception's ``str``), when the message is its one argument."""
+    if len(error.args) == 1 and isinstance(error.args[0], str):
+        try:
+            error.args = (f"{error.args[0]} [{note}]",)
+        except Exception:  # an exception type that refuses new args keeps its own message
+            pass
 
 
 def _unsent_name_note(failure: RemoteFailure, notebook: Container[str]) -> str | None:

@@ -3,7 +3,8 @@
 Run as ``python -m cellfleet.production.execute RUN_ID`` by the scheduler (so a timeout or a crash
 takes down the run and its kernel, never the scheduler), or in process by
 ``cellfleet run``. The outcome lands in the store: the status, the failing cell and its
-exception, the output notebook, and a log of the run's progress cell by cell.
+exception, the failure's class (:mod:`cellfleet.failures`; ``expectation`` when the final
+metrics break the job's ``--expect``), the output notebook, and a log of the run's progress.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,14 +27,15 @@ from cellfleet.config import (
     run_environment,
     store_url_from_environment,
 )
+from cellfleet.failures import classify
 from cellfleet.ids import new_id
 from cellfleet.production.promote import materialize
-from cellfleet.protocol import RunKind, RunStatus
+from cellfleet.protocol import FailureClass, RunKind, RunStatus
 
 if TYPE_CHECKING:
     from cellfleet.store.database import Store
 
-__all__ = ["execute_run", "main", "run_now", "run_paths"]
+__all__ = ["Ending", "execute_run", "main", "run_now", "run_paths"]
 
 
 def run_paths(run_id: str) -> tuple[Path, Path]:
@@ -73,10 +76,22 @@ def _describe_failure(error: BaseException) -> str:
     return f"{name}: {error}"
 
 
-def _papermill(
-    source: Path, run_id: str, notebook: str, params: dict[str, Any], kernel: str | None
-) -> tuple[RunStatus, str | None]:
-    """Execute with papermill, logging progress cell by cell; returns (status, error)."""
+@dataclass(frozen=True)
+class Ending:
+    """How a production run ended: its status, and when it failed, why (one line) and its class."""
+
+    status: RunStatus
+    error: str | None = None
+    failure_class: FailureClass | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The run's columns this ending sets."""
+        kind = self.failure_class.value if self.failure_class else None
+        return {"status": self.status, "error": self.error, "failure_class": kind, "ended": time.time()}
+
+
+def _papermill(source: Path, run_id: str, notebook: str, params: dict[str, Any], kernel: str | None) -> Ending:
+    """Execute with papermill, logging progress cell by cell; returns how it ended."""
     import papermill
 
     output, log = run_paths(run_id)
@@ -92,12 +107,24 @@ def _papermill(
             cwd=str(Path(notebook).parent) if notebook else None,
         )
     except BaseException as failure:  # every ending is recorded, then the process ends
-        stopped = isinstance(failure, SystemExit)
-        return (RunStatus.INTERRUPTED if stopped else RunStatus.FAILED), _describe_failure(failure)
+        if isinstance(failure, SystemExit):
+            return Ending(RunStatus.INTERRUPTED, _describe_failure(failure), FailureClass.CANCELLED)
+        return Ending(RunStatus.FAILED, _describe_failure(failure), classify(failure))
     finally:
         logging.getLogger("papermill").removeHandler(handler)
         handler.close()
-    return RunStatus.SUCCEEDED, None
+    return Ending(RunStatus.SUCCEEDED)
+
+
+def _checked(store: Store, run_id: str, job: dict[str, Any] | None, ending: Ending) -> Ending:
+    """A succeeded run whose final metrics break its job's ``--expect`` fails, class ``expectation``."""
+    if ending.status is not RunStatus.SUCCEEDED or not (job or {}).get("expect"):
+        return ending
+    from cellfleet.production.expect import unmet
+    from cellfleet.store.queries import production_finals
+
+    problem = unmet(job["expect"], production_finals(store, run_id))  # type: ignore[index]
+    return ending if problem is None else Ending(RunStatus.FAILED, problem, FailureClass.EXPECTATION)
 
 
 def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatus:
@@ -114,15 +141,16 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatu
     store.update_run(run_id, output_path=str(output), host=platform.node(), started=time.time())
     export_run_environment(_environment(run_id, run["notebook"], store.url, job))
     kernel = (job or {}).get("kernel") or run["environment"].get("kernel")
-    status, error = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
-    jobs.finish_run(run_id, owner, status=status, error=error, ended=time.time())
-    return status
+    ending = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
+    ending = _checked(store, run_id, job, ending)
+    jobs.finish_run(run_id, owner, **ending.fields())
+    return ending.status
 
 
 def run_now(
     notebook: str, params: dict[str, Any], kernel: str | None, url: str | None, cluster: str | None = None
-) -> tuple[str, RunStatus, str | None]:
-    """A one-off production run (``cellfleet run``): returns (run id, status, error).
+) -> tuple[str, Ending]:
+    """A one-off production run (``cellfleet run``): returns its id and how it ended.
 
     ``cluster`` is the Dask scheduler its ``%%remote`` cells use (``CELLFLEET_SCHEDULER`` for
     its kernel); without it they use the one already configured, or the embedded cluster.
@@ -147,12 +175,12 @@ def run_now(
     record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields, problems))
     record.start()
     export_run_environment(_environment(run_id, str(snap.source), url, None, cluster))
-    status, error = _papermill(snap.path, run_id, str(snap.source), params, kernel)
+    ending = _papermill(snap.path, run_id, str(snap.source), params, kernel)
     record.join()
     if problems:
         raise problems[0]
-    JobStore(open_store(url)).finish_run(run_id, None, status=status, error=error, ended=time.time())
-    return run_id, status, error
+    JobStore(open_store(url)).finish_run(run_id, None, **ending.fields())
+    return run_id, ending
 
 
 def _record_start(

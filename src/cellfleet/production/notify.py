@@ -1,4 +1,5 @@
-"""Webhooks: a production run's summary POSTed as JSON; a failing endpoint never fails the run."""
+"""Webhooks: a production run's summary POSTed as JSON (job, run, status, error, failure class,
+duration, final metrics, output, attempt); a failing endpoint never fails the run."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def _summary(store: Store, job: dict[str, Any], run: dict[str, Any]) -> dict[str
     started, ended = run.get("started"), run.get("ended")
     summary = {
         "job": job["name"], "job_id": job["id"], "run": run.get("id"), "status": status, "error": run.get("error"),
+        "failure_class": run.get("failure_class"),
         "duration": round(ended - started, 3) if started and ended else None,
         "metrics": store.final_metrics([run["id"]]).get(run["id"], {}) if run.get("id") else {},
         "output": run.get("output_path"), "attempt": run.get("attempt"),

@@ -8,6 +8,8 @@ restarted at any time, and several can share one store:
 - a scheduler takes an occurrence by compare-and-set, so exactly one runs it;
 - each run executes in a child process (``python -m cellfleet.production.execute``) with its own
   kernel, so a timeout or a dying kernel never takes the scheduler down;
+- a failed run is retried as its job's ``--retry-on`` says of its failure class
+  (:func:`cellfleet.failures.retried`): ``infra`` retries all but the cell's own exception;
 - a scheduler writes a heartbeat; runs left ``running`` by one that stopped beating (or
   whose process is gone) are marked ``interrupted`` and retried per the job's policy;
 - a job whose schedule cannot give its next time is *broken* (logged once): it is passed by
@@ -33,11 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cellfleet.config import with_store
+from cellfleet.failures import retried
 from cellfleet.production.backlog import superseded
 from cellfleet.production.execute import run_paths
 from cellfleet.production.notify import Notifier
+from cellfleet.production.processes import STOP_GRACE, alive, stop_tree
 from cellfleet.production.schedules import Schedule, schedule_problem
-from cellfleet.protocol import Catchup, OccurrenceState, Overlap, RunKind, RunStatus
+from cellfleet.protocol import Catchup, FailureClass, OccurrenceState, Overlap, RetryOn, RunKind, RunStatus
 from cellfleet.store.database import Store, safe_url
 from cellfleet.store.jobs import JobStore
 
@@ -46,7 +50,6 @@ __all__ = ["Scheduler"]
 log = logging.getLogger("cellfleet.scheduler")
 
 HEARTBEAT = 1.0
-STOP_GRACE = 5.0
 MAX_BACKOFF = 300.0
 
 
@@ -241,9 +244,8 @@ class Scheduler:
             process = self._spawn(run_id)
         except OSError as error:
             child = Child(run_id, job, occurrence, None, now)  # type: ignore[arg-type]
-            self.jobs.finish_run(
-                run_id, self.id, status=RunStatus.FAILED, error=f"could not start the run: {error}", ended=now
-            )
+            self.jobs.finish_run(run_id, self.id, status=RunStatus.FAILED, error=f"could not start the run: {error}",
+                                 failure_class=FailureClass.KERNEL_DIED.value, ended=now)  # fmt: skip
             self._settle(child, now)
             return
         self.jobs.set_occurrence(occurrence["id"], runner_pid=process.pid)
@@ -272,13 +274,16 @@ class Scheduler:
                 continue
             del self.children[run_id]
             error = f"the run's process exited with status {code} before recording an ending"
-            self.jobs.finish_run(run_id, self.id, status=RunStatus.FAILED, error=error, ended=now)
+            died = FailureClass.KERNEL_DIED.value
+            self.jobs.finish_run(run_id, self.id, status=RunStatus.FAILED, error=error, failure_class=died, ended=now)
             self._settle(child, now)
 
     def _stop_for_timeout(self, child: Child, now: float) -> None:
         error = f"stopped after its {child.job['timeout']:g} s timeout (--timeout)"
-        self.jobs.finish_run(child.run_id, self.id, status=RunStatus.TIMED_OUT, error=error, ended=now)
-        _stop_tree(child.process.pid)
+        timeout = FailureClass.TIMEOUT.value
+        self.jobs.finish_run(child.run_id, self.id, status=RunStatus.TIMED_OUT, error=error, failure_class=timeout,
+                             ended=now)  # fmt: skip
+        stop_tree(child.process.pid)
         child.process.wait()
         del self.children[child.run_id]
         self._settle(child, now)
@@ -287,13 +292,17 @@ class Scheduler:
         run = self.store.get_run(child.run_id) or {}
         occurrence, job = child.occurrence, child.job
         status = RunStatus(run.get("status", RunStatus.FAILED))
+        failure = run.get("failure_class")
         if status == RunStatus.SUCCEEDED:
             self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.DONE)
-        elif occurrence["attempt"] < job["retries"]:
+        elif occurrence["attempt"] < job["retries"] and retried(failure, job.get("retry_on")):
             delay = backoff(occurrence["attempt"])
             self.jobs.requeue(occurrence["id"], occurrence["attempt"], now + delay)
-            log.info("run %s %s; retrying in %g s", child.run_id, status, delay)
+            log.info("run %s %s (%s); retrying in %g s", child.run_id, status, failure or "no class", delay)
         else:
+            if occurrence["attempt"] < job["retries"]:
+                log.info("run %s %s (%s): not retried under --retry-on %s", child.run_id, status, failure,
+                         job.get("retry_on") or RetryOn.INFRA)  # fmt: skip
             self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.FAILED)
         self.notifier.notify(self.store, job, run)
 
@@ -308,15 +317,17 @@ class Scheduler:
                 continue
             if occurrence["run_id"]:
                 reason = "the scheduler running it stopped (crashed or was killed)"
-                self.jobs.finish_run(occurrence["run_id"], owner, status=RunStatus.INTERRUPTED, error=reason, ended=now)
+                self.jobs.finish_run(occurrence["run_id"], owner, status=RunStatus.INTERRUPTED, error=reason,
+                                     failure_class=FailureClass.CANCELLED.value, ended=now)  # fmt: skip
                 if occurrence["runner_pid"]:
-                    _stop_tree(occurrence["runner_pid"], expect=occurrence["run_id"])
+                    stop_tree(occurrence["runner_pid"], expect=occurrence["run_id"])
             self._retry_or_close(occurrence, now)
         for run in self.jobs.running_runs():
             owner = run.get("owner")
             if owner and owner != self.id and self._is_gone(live.get(owner), now):
                 reason = "the scheduler running it stopped before the run was tracked"
-                self.jobs.finish_run(run["id"], owner, status=RunStatus.INTERRUPTED, error=reason, ended=now)
+                self.jobs.finish_run(run["id"], owner, status=RunStatus.INTERRUPTED, error=reason,
+                                     failure_class=FailureClass.CANCELLED.value, ended=now)  # fmt: skip
         for scheduler_id, row in live.items():
             if scheduler_id != self.id and self._is_gone(row, now):
                 self.jobs.forget_scheduler(scheduler_id)
@@ -324,7 +335,7 @@ class Scheduler:
     def _is_gone(self, row: dict[str, Any] | None, now: float) -> bool:
         if row is None or now - row["heartbeat"] > self.stale_after:
             return True
-        return row["host"] == platform.node() and not _alive(row["pid"])
+        return row["host"] == platform.node() and not alive(row["pid"])
 
     def _retry_or_close(self, occurrence: dict[str, Any], now: float) -> None:
         job = next((j for j in self.jobs.list_jobs() if j["id"] == occurrence["job_id"]), None)
@@ -338,39 +349,12 @@ class Scheduler:
         """Stop the runs this scheduler started; they are retried per policy by whoever runs next."""
         now = time.time()
         for child in list(self.children.values()):
-            self.jobs.finish_run(
-                child.run_id, self.id, status=RunStatus.INTERRUPTED, error="the scheduler was stopped", ended=now
-            )
-            _stop_tree(child.process.pid)
+            self.jobs.finish_run(child.run_id, self.id, status=RunStatus.INTERRUPTED, error="the scheduler was stopped",
+                                 failure_class=FailureClass.CANCELLED.value, ended=now)  # fmt: skip
+            stop_tree(child.process.pid)
             with contextlib.suppress(Exception):
                 child.process.wait(STOP_GRACE)
             self._settle(child, now)
         self.children.clear()
         self.notifier.close()
         self.jobs.forget_scheduler(self.id)
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-
-    return bool(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-
-
-def _stop_tree(pid: int, expect: str | None = None) -> None:
-    """SIGTERM a runner and everything under it (its kernel), then SIGKILL what remains."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        if expect is not None and expect not in " ".join(root.cmdline()):
-            return  # the pid was reused by something else
-        tree = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
-    for process in tree:
-        with contextlib.suppress(psutil.Error):
-            process.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=STOP_GRACE)
-    for process in alive:
-        with contextlib.suppress(psutil.Error):
-            process.kill()

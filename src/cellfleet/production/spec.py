@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cellfleet.errors import PromotionError
+from cellfleet.production.expect import parse_expectations
 from cellfleet.production.schedules import Schedule, parse_duration, parse_schedule
-from cellfleet.protocol import Catchup, NotifyOn, Overlap, values_of
+from cellfleet.protocol import Catchup, NotifyOn, Overlap, RetryOn, values_of
 
 __all__ = ["BOUNDS", "JSON_FIELDS", "LENGTHS", "JobSpec", "add_job_arguments", "parse_params"]
 
@@ -31,12 +32,18 @@ LENGTHS: Mapping[str, int] = {"name": 200, "notify_url": 2000, "param name": 100
 
 JSON_FIELDS: tuple[str, ...] = (
     *("cron", "every", "name", "from_run", "cluster", "timeout", "overlap", "catchup", "notify", "notify_on"),
-    *("kernel", "retries", "concurrency"),
+    *("kernel", "retries", "concurrency", "retry_on", "expect"),
 )
 """The promote dialog's option keys besides ``params`` (``notify`` is :attr:`JobSpec.notify_url`)."""
 
 _TEXT = ("name", "cron", "every", "from_run", "cluster", "timeout", "notify_url", "kernel")
-_ENUMS: Mapping[str, type[enum.Enum]] = {"overlap": Overlap, "catchup": Catchup, "notify_on": NotifyOn}
+_ENUMS: Mapping[str, type[enum.Enum]] = {
+    "overlap": Overlap,
+    "catchup": Catchup,
+    "notify_on": NotifyOn,
+    "retry_on": RetryOn,
+}
+_MOST_EXPECTATIONS = 100
 _KEYS = {"notify_url": "notify"}  # field -> its JSON key / CLI option, where they differ
 
 _E = TypeVar("_E", bound=enum.Enum)
@@ -102,6 +109,10 @@ class JobSpec:
     notify_url: str | None = None
     notify_on: NotifyOn = NotifyOn.FAILURE
     kernel: str | None = None
+    retry_on: RetryOn = RetryOn.INFRA
+    """Which failures :attr:`retries` retry: ``infra`` (all but the cell's own exception) or ``all``."""
+    expect: tuple[str, ...] = ()
+    """Bounds on the final metrics, like ``"val_loss<0.2"`` (held in their written-out form)."""
     schedule: Schedule | None = field(init=False, repr=False)
     """The schedule :attr:`cron` or :attr:`every` gives; ``None``: run on demand."""
     timeout_seconds: float | None = field(init=False, repr=False)
@@ -119,6 +130,10 @@ class JobSpec:
             _whole(getattr(self, name), name)
         for name, kind in _ENUMS.items():
             object.__setattr__(self, name, _member(kind, getattr(self, name), name))
+        expectations = parse_expectations(self.expect)
+        if len(expectations) > _MOST_EXPECTATIONS:
+            raise PromotionError(f"expect may hold at most {_MOST_EXPECTATIONS} expectations (got {len(expectations)})")
+        object.__setattr__(self, "expect", tuple(str(expectation) for expectation in expectations))
         object.__setattr__(self, "schedule", parse_schedule(self.cron, self.every))
         seconds = parse_duration(self.timeout, "--timeout") if self.timeout else None
         object.__setattr__(self, "timeout_seconds", seconds)
@@ -132,7 +147,7 @@ class JobSpec:
             name=args.name, cron=args.cron, every=args.every, params=parse_params(args.param),
             from_run=args.from_run, cluster=args.cluster, retries=args.retries, timeout=args.timeout,
             concurrency=args.concurrency, overlap=args.overlap, catchup=args.catchup, notify_url=args.notify,
-            notify_on=args.notify_on, kernel=args.kernel,
+            notify_on=args.notify_on, kernel=args.kernel, retry_on=args.retry_on, expect=tuple(args.expect or ()),
         )  # fmt: skip
 
     @classmethod
@@ -150,6 +165,8 @@ class JobSpec:
         for name in (*_TEXT, *BOUNDS, *_ENUMS):
             if body.get(_key(name)) is not None:
                 fields[name] = body[_key(name)]
+        if body.get("expect") is not None:
+            fields["expect"] = body["expect"]
         return cls(**fields)
 
     def job_fields(self) -> dict[str, Any]:
@@ -159,7 +176,7 @@ class JobSpec:
             "cluster": self.cluster, "retries": self.retries, "timeout": self.timeout_seconds,
             "concurrency": self.concurrency, "overlap": self.overlap.value, "catchup": self.catchup.value,
             "notify_url": self.notify_url, "notify_on": self.notify_on.value, "kernel": self.kernel,
-            "from_run": self.from_run,
+            "from_run": self.from_run, "retry_on": self.retry_on.value, "expect": list(self.expect),
         }  # fmt: skip
 
 
@@ -185,6 +202,12 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-run", help="take params from this run (explicit -p wins)")
     parser.add_argument("--cluster", help="the Dask scheduler the job's %%remote cells use")
     parser.add_argument("--retries", type=int, default=0, help="runs again after a failure (default 0, at most 99)")
+    parser.add_argument("--retry-on", choices=values_of(RetryOn), default=RetryOn.INFRA.value,
+                        help="which failures --retries retries: infra (default: all but the cell's own "
+                             "exception) or all")  # fmt: skip
+    parser.add_argument("--expect", action="append", metavar="EXPR",
+                        help='a bound the final metrics must meet, like "val_loss<0.2" (repeat for more); '
+                             "a run that breaks one fails, and is not retried")  # fmt: skip
     parser.add_argument("--timeout", help="stop a run after this long, like 30m")
     parser.add_argument("--concurrency", type=int, default=1, help="runs of this job at once (default 1)")
     parser.add_argument("--overlap", choices=values_of(Overlap), default=Overlap.SKIP.value,

@@ -43,13 +43,13 @@ def create_job(store: Store, body: dict[str, Any], root: str | Path) -> dict[str
 def job_summary(jobs: JobStore, job: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     """The job with ``state`` (a :class:`~cellfleet.protocol.JobState` value), ``problem`` (why it
     is broken; ``None`` unless it is), ``next_run`` (its next due time; ``None`` when paused, broken
-    or on demand) and ``last_run`` (its newest production run's id, status, created and ended;
-    ``None`` before any)."""
+    or on demand) and ``last_run`` (its newest production run's id, status, failure class, created
+    and ended; ``None`` before any)."""
     now = time.time() if now is None else now
     state, problem = job_state(job, now)
     due = None
     if job["schedule"] and state is JobState.ACTIVE:
         due = Schedule(job["schedule"]).next_due(after=max(now, job["checked_until"]), anchor=job["created"])
     newest = jobs.job_runs(job["id"], limit=1)
-    last = {key: newest[0][key] for key in ("id", "status", "created", "ended")} if newest else None
+    last = {key: newest[0][key] for key in ("id", "status", "failure_class", "created", "ended")} if newest else None
     return {**job, "state": state.value, "problem": problem, "next_run": due, "last_run": last}

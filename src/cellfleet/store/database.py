@@ -237,17 +237,19 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(sa.insert(metrics), rows)
 
-    def metric_series(self, run_id: str) -> dict[str, list[tuple[int | None, float]]]:
-        """Every metric of a run as ``{key: [(step, value), ...]}`` in logging order."""
+    def metric_series(self, run_id: str) -> dict[str, list[tuple[int | None, float, float]]]:
+        """Every metric of a run as ``{key: [(step, value, logged), ...]}`` in logging order;
+        ``logged`` is when the point was logged (epoch seconds), so curves can be drawn against
+        wall time."""
         query = (
-            sa.select(metrics.c.key, metrics.c.step, metrics.c.value)
+            sa.select(metrics.c.key, metrics.c.step, metrics.c.value, metrics.c.logged)
             .where(metrics.c.run_id == run_id)
             .order_by(metrics.c.key, metrics.c.id)
         )
-        series: dict[str, list[tuple[int | None, float]]] = {}
+        series: dict[str, list[tuple[int | None, float, float]]] = {}
         with self.engine.connect() as connection:
-            for key, step, value in connection.execute(query):
-                series.setdefault(key, []).append((step, value))
+            for key, step, value, logged in connection.execute(query):
+                series.setdefault(key, []).append((step, value, logged))
         return series
 
     def final_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:

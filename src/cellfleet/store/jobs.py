@@ -15,13 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from cellfleet.errors import PromotionError
-from cellfleet.protocol import OccurrenceState, RunKind, RunStatus
+from cellfleet.protocol import OccurrenceState, RetryOn, RunKind, RunStatus
 from cellfleet.store.database import Store, decode_row, encode_json
 from cellfleet.store.schema import jobs, notebook_versions, occurrences, runs, schedulers
 
 __all__ = ["JobStore"]
 
-_JOB_JSON = ("params",)
+_JOB_JSON = ("params", "expect")
 
 
 class JobStore:
@@ -53,6 +53,7 @@ class JobStore:
         now = time.time()
         row = {"id": uuid.uuid4().hex[:10], "created": now, "checked_until": now, **fields}
         row["params"] = encode_json(row.get("params") or {})
+        row["expect"] = encode_json(list(row.get("expect") or []))
         try:
             with self.engine.begin() as connection:
                 connection.execute(sa.insert(jobs).values(**row))
@@ -213,4 +214,6 @@ def _decoded_job(row: dict[str, Any]) -> dict[str, Any]:
 
     for key in _JOB_JSON:
         row[key] = json.loads(row[key]) if isinstance(row.get(key), str) else row.get(key)
+    row["expect"] = row.get("expect") or []
+    row["retry_on"] = row.get("retry_on") or RetryOn.INFRA.value  # as a job an older Cellfleet wrote retries
     return row

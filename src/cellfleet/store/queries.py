@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from cellfleet.store.database import Store, open_store
+import sqlalchemy as sa
 
-__all__ = ["duration", "run_page", "run_rows", "runs"]
+from cellfleet.store.database import Store, open_store
+from cellfleet.store.schema import metrics
+from cellfleet.store.schema import runs as runs_table
+
+__all__ = ["duration", "production_finals", "run_page", "run_rows", "runs"]
 
 
 def duration(run: dict[str, Any]) -> float | None:
@@ -33,11 +37,27 @@ def run_rows(store: Store, limit: int = 50, **filters: Any) -> list[dict[str, An
             "seconds": duration(run),
             "worker": run["worker"],
             "gpu": run["gpu"],
+            "failure_class": run.get("failure_class"),
         }
         row.update({f"param.{k}": v for k, v in run["params"].items()})
         row.update({f"metric.{k}": v for k, v in finals.get(run["id"], {}).items()})
         rows.append(row)
     return rows
+
+
+def production_finals(store: Store, run_id: str) -> dict[str, float]:
+    """The last value logged of each metric by a production run and by the remote cells it ran
+    (their ``parent_id``), in the order they were stored: what its job's ``--expect`` checks."""
+    cells = sa.select(runs_table.c.id).where(runs_table.c.parent_id == run_id)
+    last = (
+        sa.select(sa.func.max(metrics.c.id).label("id"))
+        .where(sa.or_(metrics.c.run_id == run_id, metrics.c.run_id.in_(cells)))
+        .group_by(metrics.c.key)
+        .subquery()
+    )
+    query = sa.select(metrics.c.key, metrics.c.value).join(last, metrics.c.id == last.c.id)
+    with store.engine.connect() as connection:
+        return {key: value for key, value in connection.execute(query)}
 
 
 def run_page(store: Store, sort: str, limit: int, offset: int, **filters: Any) -> dict[str, Any]:

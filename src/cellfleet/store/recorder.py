@@ -22,8 +22,9 @@ from typing import Any
 
 import psutil
 
+from cellfleet.failures import failure_of
 from cellfleet.ids import new_id
-from cellfleet.protocol import RunStatus
+from cellfleet.protocol import FailureClass, RunStatus
 from cellfleet.store.database import MetricPoint, Store, describe_error, open_store
 
 __all__ = [
@@ -214,8 +215,11 @@ class RunRecorder:
         self.writer.call(lambda store: store.add_artifact(self.run_id, name, data, media_type))
 
     def finish(self, status: RunStatus, error: str | None = None, **fields: Any) -> None:
-        """Record the ending: ``succeeded``, ``failed``, ``cancelled`` or ``timed_out``."""
+        """Record the ending: ``succeeded``, ``failed``, ``cancelled`` or ``timed_out``. A failed one's
+        ``failure_class`` (a :class:`~cellfleet.protocol.FailureClass`) is kept; any other ending,
+        like a pruned trial's, records none."""
         changes = {"status": status, "ended": time.time(), "error": error, "output": self.output, **fields}
+        changes["failure_class"] = failure_of(status, fields.get("failure_class"))
         self.writer.call(lambda store: store.update_run(self.run_id, **changes))
 
 
@@ -256,6 +260,7 @@ def mark_orphaned_runs(store: Store) -> list[str]:
         if _owner_alive(run["owner"]) is False:
             orphans.append(run["id"])
     error = "the kernel that ran this cell went away (restarted, shut down or crashed) before the cell ended"
+    died = FailureClass.KERNEL_DIED.value
     for run_id in orphans:
-        store.update_run(run_id, status=RunStatus.INTERRUPTED, ended=time.time(), error=error)
+        store.update_run(run_id, status=RunStatus.INTERRUPTED, ended=time.time(), error=error, failure_class=died)
     return orphans

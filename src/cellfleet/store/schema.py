@@ -8,6 +8,7 @@ store brings it up to date inside one transaction.
 | 3 | runs.attempt, runs.owner, runs.occurrence_id, runs.output_path; notebook_versions, jobs, occurrences, schedulers |
 | 4 | runs.directions (which way is better for each metric, as the cell declared) |
 | 5 | runs.parent_id (the production run a remote cell ran inside) |
+| 6 | runs.failure_class (why a run failed); jobs.retry_on (which failures it retries), jobs.expect (--expect) |
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cellfleet.errors import StoreError
-from cellfleet.protocol import NotifyOn, RunKind, RunStatus, values_of
+from cellfleet.protocol import NotifyOn, RetryOn, RunKind, RunStatus, values_of
 
 __all__ = [
     "RUN_STATUSES",
@@ -37,7 +38,7 @@ __all__ = [
     "upgrade",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 RUN_STATUSES = values_of(RunStatus)
 
 metadata = sa.MetaData()
@@ -76,6 +77,7 @@ runs = sa.Table(
     sa.Column("output_path", sa.Text),  # schema 3: the executed notebook
     sa.Column("directions", sa.Text),  # schema 4: {metric: "min" | "max"} the cell declared
     sa.Column("parent_id", sa.String(32)),  # schema 5: the production run a remote cell ran inside
+    sa.Column("failure_class", sa.String(24)),  # schema 6: a FailureClass value, for a failed ending
     sa.Index("runs_by_notebook", "notebook", "created"),
     sa.Index("runs_by_status", "status"),
     sa.Index("runs_by_group", "group_id"),
@@ -144,6 +146,8 @@ jobs = sa.Table(  # schema 3
     sa.Column("paused", sa.Boolean, nullable=False, default=False),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("checked_until", sa.Float, nullable=False),
+    sa.Column("retry_on", sa.String(8), default=RetryOn.INFRA.value, server_default=RetryOn.INFRA.value),  # schema 6
+    sa.Column("expect", sa.Text, default="[]", server_default="[]"),  # schema 6: JSON list of "metric<bound"
 )
 
 occurrences = sa.Table(  # schema 3: one row per (job, due time); the unique key makes it run once
@@ -180,6 +184,13 @@ _SCHEMA_3_COLUMNS = (
 )
 _SCHEMA_4_COLUMNS = (("runs", "directions", "TEXT"),)
 _SCHEMA_5_COLUMNS = (("runs", "parent_id", "VARCHAR(32)"),)
+_SCHEMA_6_COLUMNS = (
+    ("runs", "failure_class", "VARCHAR(24)"),
+    ("jobs", "retry_on", f"VARCHAR(8) DEFAULT '{RetryOn.INFRA.value}'"),
+    ("jobs", "expect", "TEXT DEFAULT '[]'"),
+)
+_LATER_JOB_COLUMNS = {column for table, column, _ in _SCHEMA_6_COLUMNS if table == "jobs"}
+"""The jobs columns added after schema 3 made the table (left out when schema 3 makes it)."""
 
 
 def schema_version(connection: sa.Connection) -> int:
@@ -190,9 +201,9 @@ def schema_version(connection: sa.Connection) -> int:
 
 
 def _upgrade_to_1(connection: sa.Connection) -> None:
-    """Schema 1: runs (without cached_from and job_id), metrics, artifacts."""
-    later = (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS, *_SCHEMA_5_COLUMNS)
-    added_later = {column for _, column, _ in later}
+    """Schema 1: runs (without the columns later versions add), metrics, artifacts."""
+    later = (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS, *_SCHEMA_5_COLUMNS, *_SCHEMA_6_COLUMNS)
+    added_later = {column for table, column, _ in later if table == "runs"}
     version_1 = sa.MetaData()
     for table in (meta, metrics, artifacts):
         table.to_metadata(version_1)
@@ -204,9 +215,10 @@ def _upgrade_to_1(connection: sa.Connection) -> None:
 
 
 def _add_columns(connection: sa.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
-    existing = {c["name"] for c in sa.inspect(connection).get_columns("runs")}
+    inspector = sa.inspect(connection)
+    existing = {table: {c["name"] for c in inspector.get_columns(table)} for table in {t for t, _, _ in columns}}
     for table, column, kind in columns:
-        if column not in existing:
+        if column not in existing[table]:
             connection.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
@@ -217,7 +229,11 @@ def _upgrade_to_2(connection: sa.Connection) -> None:
 
 def _upgrade_to_3(connection: sa.Connection) -> None:
     _add_columns(connection, _SCHEMA_3_COLUMNS)
-    metadata.create_all(connection, tables=[notebook_versions, jobs, occurrences, schedulers])
+    version_3 = sa.MetaData()
+    for table in (notebook_versions, occurrences, schedulers):
+        table.to_metadata(version_3)
+    sa.Table("jobs", version_3, *(c._copy() for c in jobs.columns if c.name not in _LATER_JOB_COLUMNS))
+    version_3.create_all(connection)
 
 
 def _upgrade_to_4(connection: sa.Connection) -> None:
@@ -228,7 +244,18 @@ def _upgrade_to_5(connection: sa.Connection) -> None:
     _add_columns(connection, _SCHEMA_5_COLUMNS)
 
 
-_UPGRADES = {1: _upgrade_to_1, 2: _upgrade_to_2, 3: _upgrade_to_3, 4: _upgrade_to_4, 5: _upgrade_to_5}
+def _upgrade_to_6(connection: sa.Connection) -> None:
+    _add_columns(connection, _SCHEMA_6_COLUMNS)
+
+
+_UPGRADES = {
+    1: _upgrade_to_1,
+    2: _upgrade_to_2,
+    3: _upgrade_to_3,
+    4: _upgrade_to_4,
+    5: _upgrade_to_5,
+    6: _upgrade_to_6,
+}
 
 
 _RACE_WORDS = ("duplicate column", "already exists", "pg_type_typname_nsp_index")

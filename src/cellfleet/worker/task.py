@@ -24,6 +24,7 @@ from typing import Any
 
 import cloudpickle
 
+from cellfleet.failures import classify, cuda_oom
 from cellfleet.gpus import gpu_name
 from cellfleet.ids import new_id
 from cellfleet.protocol import (
@@ -37,6 +38,7 @@ from cellfleet.protocol import (
     encode_event,
 )
 from cellfleet.worker.capture import Capture, install_worker_hooks
+from cellfleet.worker.memory import gpu_memory_note
 from cellfleet.worker.namespace import Changes, InputError, Start, build, changes
 from cellfleet.worker.rich import flush_figures, mime_bundle
 from cellfleet.worker.values import describe, is_gpu_resident, measure, to_host
@@ -134,7 +136,7 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
             if spec.displays_last and value is not None:
                 outcome.result = mime_bundle(value)
         except BaseException as error:  # the cell's own failure, reported, never raised
-            outcome.error = _failure(error, spec, address)
+            outcome.error = _failure(error, spec, address, outcome.gpu)
     outcome.outputs = capture.remainder()
     outcome.events_sent = capture.events_sent
     outcome.artifacts = capture.artifacts
@@ -192,14 +194,18 @@ def _run_code(code: Any, namespace: dict[str, Any]) -> Any:
     return result
 
 
-def _failure(error: BaseException, spec: CellSpec, address: str | None) -> RemoteFailure:
+def _failure(error: BaseException, spec: CellSpec, address: str | None, gpu: str | None) -> RemoteFailure:
     frames = traceback.extract_tb(error.__traceback__)
     first = next((i for i, frame in enumerate(frames) if frame.filename == spec.filename), len(frames))
     where = f" on worker {address}" if address else ""
     lines = [f"Traceback (most recent call last){where}:\n"]
     lines += traceback.format_list([f for f in frames[first:] if not f.filename.startswith(_OWN_FILES)])
     lines += traceback.format_exception_only(type(error), error)
-    return RemoteFailure(type(error).__name__, str(error), [line.rstrip("\n") for line in lines], _pickled(error))
+    kind, message = type(error), str(error)
+    note = gpu_memory_note(gpu) if cuda_oom(kind.__name__, message, kind.__module__) else ""
+    return RemoteFailure(
+        kind.__name__, message, [line.rstrip("\n") for line in lines], _pickled(error), classify(error).value, note
+    )
 
 
 def _pickled(error: BaseException) -> bytes | None:
