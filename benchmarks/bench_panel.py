@@ -27,7 +27,9 @@ RESULTS = Path(__file__).parent / "results"
 UI = ROOT / "tests" / "ui"
 
 
-def measure(folder: Path, repeats: int) -> dict:
+def measure(folder: Path, repeats: int, spec: str = "panel-render.bench.ts", **env_extra: str) -> dict:
+    """Run the browser benchmark ``spec`` (in tests/ui/bench) on the store and server root
+    ``folder``; returns the JSON it wrote to BENCH_OUT. ``env_extra``: more BENCH_* settings."""
     out = folder / "samples.json"
     env = {
         **os.environ,
@@ -36,8 +38,9 @@ def measure(folder: Path, repeats: int) -> dict:
         "BENCH_OUT": str(out),
         "BENCH_REPEATS": str(repeats),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        **env_extra,
     }
-    command = ["npx", "playwright", "test", "-c", "playwright.bench.config.ts"]
+    command = ["npx", "playwright", "test", "-c", "playwright.bench.config.ts", spec]
     done = subprocess.run(command, cwd=UI, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0 or not out.exists():
         sys.exit(f"the browser benchmark failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")

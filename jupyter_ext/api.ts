@@ -13,7 +13,8 @@ import type {
   IRunDetail,
   IRunPage,
   IRunQuery,
-  IStudy
+  IStudy,
+  IStudyCurves
 } from './tokens';
 
 /** The most run ids `compare` takes at once (the server refuses more). */
@@ -61,6 +62,11 @@ export class CellfleetApi {
   /** A search's run group as a study: trials, params, objectives, importances (404 if unknown). */
   study(groupId: string): Promise<IStudy> {
     return this.json(this.url('studies', groupId));
+  }
+
+  /** Every point of each objective of a study's trials (one request for all their curves). */
+  studyCurves(groupId: string): Promise<IStudyCurves> {
+    return this.json(this.url('studies', groupId, 'curves'));
   }
 
   /** An artifact as a blob (for images shown side by side). */

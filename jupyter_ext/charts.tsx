@@ -114,6 +114,10 @@ export interface IEChartProps {
   seriesCount: number;
   /** The chart's accessible name. */
   label: string;
+  /** The axes' names (the `data-x-axis` / `data-y-axis` attributes; said in the label too). */
+  axes?: { x: string; y: string };
+  /** The legend's entries (the `data-legend` attribute, joined by ", "). */
+  legend?: readonly string[];
   caption?: string;
   className?: string;
   /** ECharts events (`axisareaselected`, …) and what to do on each. */
@@ -177,10 +181,19 @@ export function EChart(props: IEChartProps): JSX.Element {
     drawnKey.current = props.seriesKey;
     chart.current!.setOption(props.option, { notMerge, lazyUpdate: true });
   }, [props.option, props.seriesKey]);
+  // The canvas hides the axes and legend from the DOM: say them for screen readers and tests.
+  const { axes, legend } = props;
+  const label = axes ? `${props.label}; x axis ${axes.x}, y axis ${axes.y}` : props.label;
   return (
-    <figure className={`cf-chart ${props.className ?? ''}`} data-series={props.seriesCount}>
+    <figure
+      className={`cf-chart ${props.className ?? ''}`}
+      data-series={props.seriesCount}
+      data-x-axis={axes?.x}
+      data-y-axis={axes?.y}
+      data-legend={legend?.join(', ')}
+    >
       {props.caption ? <figcaption>{props.caption}</figcaption> : null}
-      <div ref={box} className="cf-chart-canvas" role="img" aria-label={props.label} />
+      <div ref={box} className="cf-chart-canvas" role="img" aria-label={label} />
     </figure>
   );
 }
@@ -204,6 +217,9 @@ function CurveChart(props: {
     ...curves.lines.map(line => line.id)
   ].join('|');
   const runs = curves.lines.length + curves.backgroundRuns;
+  const axisName = (axis: unknown): string => String((axis as { name?: string }).name ?? '');
+  const axes = { x: axisName(option.xAxis), y: axisName(option.yAxis) };
+  const legend = (option.series as Array<{ name?: string }>).map(series => String(series.name));
   return (
     <EChart
       option={option}
@@ -211,6 +227,8 @@ function CurveChart(props: {
       seriesCount={seriesCount(curves)}
       caption={curves.metric}
       label={`${curves.metric} for ${runs} run${runs === 1 ? '' : 's'}`}
+      axes={axes}
+      legend={legend}
     />
   );
 }

@@ -6,7 +6,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CellfleetApi, COMPARE_MAX_IDS, LiveFeed } from './api';
+import { CellfleetApi, LiveFeed } from './api';
 import { ICurveRun, TOP_RUNS } from './chartdata';
 import { LiveReload } from './live';
 import type { IChartTheme } from './chartoptions';
@@ -25,37 +25,31 @@ import {
   tableTrials
 } from './studydata';
 import { bestSoFarOption, importanceOption, parallelOption } from './studyoptions';
-import type { Direction, IStudy, MetricSeries } from './tokens';
+import type { IStudy, MetricSeries } from './tokens';
 import { TrialFilter, TrialsTable } from './trials';
 
-/** What the study view shows: the study, and the curves of some of its trials. */
+/** What the study view shows: the study, and the objective curves of its trials. */
 export interface IStudyData {
   study: IStudy;
-  /** Run id → metric → points, for the trials `curveIds` names. */
+  /** Run id → objective → points. */
   series: Record<string, MetricSeries>;
-  directions: Record<string, Direction>;
+  /** Every trial, running ones first, then the best (the order the legend and colours follow). */
   curveIds: string[];
   /** Why the curves could not be loaded, when they could not. */
   curveError: string;
 }
 
-/** The study and its trials' curves: running trials first, then the best, as many as fit. */
+/** The study and the curves of every trial, fetched side by side. */
 export async function loadStudy(api: CellfleetApi, groupId: string): Promise<IStudyData> {
-  const study = await api.study(groupId);
-  const curveIds = curveTrials(study, COMPARE_MAX_IDS);
-  const data: IStudyData = { study, series: {}, directions: {}, curveIds, curveError: '' };
-  try {
-    if (curveIds.length >= 2) {
-      const result = await api.compare(curveIds);
-      data.series = result.series;
-      data.directions = result.directions;
-    } else if (curveIds.length === 1) {
-      data.series = { [curveIds[0]]: (await api.getRun(curveIds[0])).metrics };
-    }
-  } catch (error) {
-    data.curveError = (error as Error).message;
+  const [study, curves] = await Promise.all([
+    api.study(groupId),
+    api.studyCurves(groupId).catch((error: Error) => error)
+  ]);
+  const curveIds = curveTrials(study, study.trials.length);
+  if (curves instanceof Error) {
+    return { study, series: {}, curveIds, curveError: curves.message };
   }
-  return data;
+  return { study, series: curves.series, curveIds, curveError: '' };
 }
 
 function Summary(props: { study: IStudy }): JSX.Element {
@@ -177,18 +171,11 @@ function curveNote(data: IStudyData): string {
   if (data.curveError) {
     return `⚠ The curves could not be loaded: ${data.curveError}`;
   }
-  const total = data.study.trials.length;
   const shown = data.curveIds.length;
-  const capped =
-    shown < total
-      ? `Curves of ${shown} of ${total} trials (running ones first, then the best): ` +
-        `the compare API returns at most ${COMPARE_MAX_IDS} runs at a time. `
-      : '';
-  const background =
-    shown > TOP_RUNS
-      ? `The best ${TOP_RUNS} per metric are in colour, the rest one grey line.`
-      : '';
-  return capped + background;
+  const others = 'Other metrics: select trials in the table and compare them.';
+  return shown > TOP_RUNS
+    ? `The objectives of all ${shown} trials: the best ${TOP_RUNS} in colour, the rest one grey line. ${others}`
+    : others;
 }
 
 function StudyCurves(props: { data: IStudyData; front: Set<string> | null }): JSX.Element {
@@ -211,7 +198,7 @@ function StudyCurves(props: { data: IStudyData; front: Set<string> | null }): JS
   }, [data, props.front]);
   const directions = React.useMemo(() => {
     const objectives = data.study.objectives.map(o => [o.metric, o.direction] as const);
-    return { ...data.directions, ...Object.fromEntries(objectives) };
+    return Object.fromEntries(objectives);
   }, [data]);
   return (
     <MetricCurves runs={runs} series={data.series} directions={directions} note={curveNote(data)} />

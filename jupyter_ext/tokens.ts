@@ -211,3 +211,10 @@ export interface IStudy {
   importances: IParamImportance[];
   importance_note: string | null;
 }
+
+/** `GET studies/<group>/curves`: every point of each objective, for the study's trials. */
+export interface IStudyCurves {
+  objectives: string[];
+  /** Run id → objective → points. */
+  series: Record<string, MetricSeries>;
+}

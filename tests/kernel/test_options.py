@@ -94,3 +94,11 @@ def test_grid_mistakes_are_value_errors_below_the_magics():
 def test_unbalanced_quotes_in_cellfleet_magic(ip):
     with pytest.raises(UsageError, match="check the quotes"):
         ip.run_line_magic("cellfleet", "'status")
+
+
+def test_objectives_keep_the_order_given_whichever_flag_names_them():
+    options = parse_remote_options("--grid lr=1,2 --maximize acc --minimize loss --maximize f1")
+    assert options.objectives == (("acc", "max"), ("loss", "min"), ("f1", "max"))
+    assert list(options.directions()) == ["acc", "loss", "f1"]
+    assert (options.maximize, options.minimize) == (("acc", "f1"), ("loss",))
+    assert parse_remote_options("--grid lr=1,2 --minimize loss --maximize acc").objectives[0] == ("loss", "min")

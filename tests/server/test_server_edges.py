@@ -73,8 +73,8 @@ async def test_the_404_lists_every_endpoint():
     from cellfleet.server.routes import ENDPOINTS
 
     assert ENDPOINTS.split(", ") == [
-        "runs", "runs/ID", "runs/ID/artifacts/ID", "runs/ID/output", "compare", "studies/ID", "changes", "events",
-        "jobs", "jobs/ID", "jobs/ID/pause|resume|run-now",
+        "runs", "runs/ID", "runs/ID/artifacts/ID", "runs/ID/output", "compare", "studies/ID", "studies/ID/curves",
+        "changes", "events", "jobs", "jobs/ID", "jobs/ID/pause|resume|run-now",
     ]  # fmt: skip
 
 

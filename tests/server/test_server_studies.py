@@ -116,6 +116,35 @@ async def test_several_objectives_rank_for_the_first_and_say_so(jp_fetch, store)
     assert found["importance_note"] == "importances are for loss, the first of 2 objectives (loss, seconds)"
 
 
+async def test_objectives_come_in_the_order_the_cell_declared_them(jp_fetch, store):
+    record_search(store, lr_matters(3), directions={"seconds": "min", "loss": "min"})
+    found = await study(jp_fetch, "search1")
+    assert [o["metric"] for o in found["objectives"]] == ["seconds", "loss"]
+
+
+async def test_the_curves_hold_every_point_of_each_objective_of_every_trial(jp_fetch, store):
+    specs = [
+        TrialSpec({"lr": 0.1}, [(0, {"loss": 3.0, "acc": 0.1}), (1, {"loss": 2.0}), (2, {"loss": 1.0})]),
+        TrialSpec({"lr": 0.2}, [(0, {"loss": 4.0})], RunStatus.PRUNED),
+        TrialSpec({"lr": 0.3}, status=RunStatus.RUNNING),
+    ]
+    ids = record_search(store, specs)
+    response = await jp_fetch("cellfleet", "api", "studies", "search1", "curves")
+    found = json.loads(response.body)
+    assert found["objectives"] == ["loss"] and set(found["series"]) == set(ids[:2])  # acc is not an objective
+    first = found["series"][ids[0]]["loss"]
+    assert [(step, value) for step, value, _ in first] == [(0, 3.0), (1, 2.0), (2, 1.0)]
+    assert [logged for *_, logged in first] == sorted(logged for *_, logged in first)
+    assert [(s, v) for s, v, _ in found["series"][ids[1]]["loss"]] == [(0, 4.0)]
+
+
+async def test_the_curves_of_a_group_that_is_not_a_search_get_a_404(jp_fetch, store):
+    record_search(store, [TrialSpec({"lr": 0.1})] * 2, group_id="grid1", kind=RunKind.VARIANT)
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("cellfleet", "api", "studies", "grid1", "curves")
+    assert info.value.code == 404 and "is not a search" in json.loads(info.value.response.body)["message"]
+
+
 async def test_an_unknown_group_and_a_group_of_variants_get_a_one_line_404(jp_fetch, store):
     record_search(store, [TrialSpec({"lr": 0.1})] * 2, group_id="grid1", kind=RunKind.VARIANT)
     code, message = await refused(jp_fetch, "no-such-group")
@@ -128,6 +157,25 @@ async def test_the_study_needs_authentication(jp_fetch, store):
     record_search(store, lr_matters(3))
     code, _ = await refused(jp_fetch, "search1", headers={"Authorization": ""})
     assert code == 403
+
+
+_PREPARE = """
+import sys
+from cellfleet.server import _prepare_study_views
+from cellfleet.server.state import ServerState
+state = ServerState(sys.argv[1])
+_prepare_study_views(state)
+state.close()
+print('optuna' in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("searched", [True, False])
+def test_a_store_holding_a_search_has_optuna_imported_before_the_first_study(store, searched):
+    record_search(store, lr_matters(2), kind=RunKind.TRIAL if searched else RunKind.VARIANT)
+    probe = [sys.executable, "-c", _PREPARE, store.url]
+    done = subprocess.run(probe, capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == str(searched)
 
 
 def test_the_server_does_not_import_optuna_until_a_study_is_asked_for():

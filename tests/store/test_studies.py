@@ -66,7 +66,7 @@ def test_trials_come_back_with_their_last_objective_values_and_steps(store_url):
     ids = record_search(store, specs, directions={"loss": "min", "acc": "max"})
     study = load_study(store, "search1")
     assert study is not None and study.total == 4 and study.label == "train" and study.study_name is None
-    assert study.objectives == (Objective("acc", Direction.MAX), Objective("loss", Direction.MIN))
+    assert study.objectives == (Objective("loss", Direction.MIN), Objective("acc", Direction.MAX))  # as declared
     assert [t.run_id for t in study.trials] == ids and [t.number for t in study.trials] == [0, 1, 2, 3]
     assert [t.values for t in study.trials] == [
         {"acc": 0.1, "loss": 2.5},

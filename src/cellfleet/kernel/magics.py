@@ -19,7 +19,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from cellfleet.config import load_settings, parse_size
 from cellfleet.errors import CellfleetError
-from cellfleet.kernel.options import OptionError
+from cellfleet.kernel.options import ORDER, Objective, OptionError
 from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
 from cellfleet.kernel.session import shutdown_embedded
 from cellfleet.kernel.space import PRUNERS, SAMPLERS, search_options
@@ -72,8 +72,8 @@ def _positive(value: float | None, flag: str, whole: bool = False, zero: bool = 
 )
 @argument("--variants", metavar="NAME_OR_JSON", help="a list of param dicts: JSON, or the name of a notebook list")
 @argument("--max-parallel", type=int, metavar="K", help="at most K variants submitted at once")
-@argument("--maximize", action="append", metavar="METRIC", help="higher is better for METRIC (best, %%adopt best)")
-@argument("--minimize", action="append", metavar="METRIC", help="lower is better for METRIC (best, %%adopt best)")
+@argument("--maximize", action=Objective, metavar="METRIC", help="higher is better for METRIC (best, %%adopt best)")
+@argument("--minimize", action=Objective, metavar="METRIC", help="lower is better for METRIC (best, %%adopt best)")
 @argument("--cache", action="store_true", help="reuse the results of an identical succeeded run instead of running")
 @argument(
     "--search",
@@ -141,8 +141,7 @@ def parse_remote_options(line: str) -> RemoteOptions:
         grid=tuple(args.grid or ()),
         variants=args.variants,
         max_parallel=args.max_parallel,
-        maximize=tuple(args.maximize or ()),
-        minimize=tuple(args.minimize or ()),
+        objectives=tuple(getattr(args, ORDER, ())),
         cache=args.cache,
         search=search,
     )

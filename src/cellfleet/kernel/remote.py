@@ -57,8 +57,9 @@ class RemoteOptions:
     grid: tuple[str, ...] = ()
     variants: str | None = None
     max_parallel: int | None = None
-    maximize: tuple[str, ...] = ()
-    minimize: tuple[str, ...] = ()
+    objectives: tuple[tuple[str, str], ...] = ()
+    """``--maximize``/``--minimize``: ``(metric, "max" | "min")`` in the order given (the first one
+    is the primary: the best variant's, the pruned one's)."""
     cache: bool = False
     search: SearchOptions | None = None
     """``--search``: an Optuna study over the cell (:mod:`cellfleet.kernel.search`)."""
@@ -67,8 +68,17 @@ class RemoteOptions:
     def fans_out(self) -> bool:
         return bool(self.grid or self.variants)
 
+    @property
+    def maximize(self) -> tuple[str, ...]:
+        return tuple(metric for metric, way in self.objectives if way == "max")
+
+    @property
+    def minimize(self) -> tuple[str, ...]:
+        return tuple(metric for metric, way in self.objectives if way == "min")
+
     def directions(self) -> dict[str, str]:
-        return {**{m: "max" for m in self.maximize}, **{m: "min" for m in self.minimize}}
+        """``{metric: "max" | "min"}`` in the order given."""
+        return dict(self.objectives)
 
 
 class RemoteRunner:

@@ -55,7 +55,7 @@ class _Trial:
 
 def objectives_of(options: Any) -> list[tuple[str, str]]:
     """The metrics the search optimises, with Optuna's direction for each."""
-    found = [(m, "minimize") for m in options.minimize] + [(m, "maximize") for m in options.maximize]
+    found = [(m, "maximize" if way == "max" else "minimize") for m, way in options.objectives]
     if not found:
         raise OptionError("--search needs an objective: add --minimize METRIC or --maximize METRIC")
     return found

@@ -239,7 +239,7 @@ class Variants:
         variants = expand_grid(options.grid) if options.grid else parse_variants(options.variants or "", namespace)
         params = {name for variant in variants for name in variant}
         common = pack(prepared.analysis.reads - params, namespace, prepared.session.address)
-        target = (options.maximize or options.minimize or (None,))[0]
+        target = options.objectives[0][0] if options.objectives else None
         group = VariantGroup(uuid.uuid4().hex[:12], prepared.label, [], options.directions(), target)
         jobs = [self._job(prepared, group, index, variant, common) for index, variant in enumerate(variants)]
         self.groups.append(group)

@@ -33,6 +33,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     # this Jupyter server calls stop hooks of ExtensionApps only: close at collection or exit too
     weakref.finalize(serverapp, state.close)
     state.open().add_done_callback(lambda opened: _report(serverapp, opened))
+    state.executor.submit(_prepare_study_views, state)
     base = url_path_join(web_app.settings["base_url"], "cellfleet", "api")
     web_app.add_handlers(".*$", [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES])
     serverapp.log.info("cellfleet: API at %s, store %s", base, safe_url(state.url))
@@ -42,6 +43,19 @@ def _report(serverapp: Any, opened: Future[Any]) -> None:
     """Log a store that failed to open at load (each request tries again, and answers 503)."""
     if not opened.cancelled() and opened.exception() is not None:
         serverapp.log.warning("cellfleet: %s", opened.exception())
+
+
+def _prepare_study_views(state: Any) -> None:
+    """When the store holds a search, import Optuna now (in the pool): its first study view
+    then answers without the ~1.5 s import. Best effort: a failure here shows on that request."""
+    from cellfleet.server.importance import prepare
+    from cellfleet.store.studies import holds_searches
+
+    try:
+        if holds_searches(state.store()):
+            prepare()
+    except Exception:  # the request that needs it reports the error
+        return
 
 
 def _unload_jupyter_server_extension(serverapp: Any) -> None:

@@ -17,7 +17,7 @@ from cellfleet.server.feed import ChangesHandler, EventsHandler
 from cellfleet.server.files import ArtifactHandler, OutputHandler
 from cellfleet.server.job_handlers import JobActionHandler, JobHandler, JobsHandler
 from cellfleet.server.runs import CompareHandler, RunHandler, RunsHandler
-from cellfleet.server.studies import StudyHandler
+from cellfleet.server.studies import StudyCurvesHandler, StudyHandler
 
 __all__ = ["ENDPOINTS", "ROUTES", "NotFoundHandler"]
 
@@ -29,6 +29,7 @@ _ENDPOINTS: list[tuple[str, type[RequestHandler]]] = [
     (rf"runs/{_ID}/output", OutputHandler),
     (r"compare", CompareHandler),
     (rf"studies/{_ID}", StudyHandler),
+    (rf"studies/{_ID}/curves", StudyCurvesHandler),
     (r"changes", ChangesHandler),
     (r"events", EventsHandler),
     (r"jobs", JobsHandler),

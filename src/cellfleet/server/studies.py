@@ -1,4 +1,5 @@
-"""``GET studies/<group_id>``: one search (``%%remote --search``) for the panel's study view.
+"""``GET studies/<group_id>``: one search (``%%remote --search``) for the panel's study view;
+``GET studies/<group_id>/curves``: its trials' objective curves.
 
 The reply::
 
@@ -15,6 +16,9 @@ The reply::
 ``values`` holds each objective's last logged value; ``importances`` (most important first) come
 from Optuna (:mod:`cellfleet.server.importance`), with ``importance_note`` saying what limits them.
 The store query and the importances run in the extension's pool; Optuna is imported there, on first use.
+
+The curves' reply, for the same (newest) trials: ``{"objectives": [str], "series": {run_id:
+{metric: [[step | null, value, logged], ...]}}}``, every point of every objective, in one query.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from tornado import web
 
 from cellfleet.server.base import Handler, quoted
 from cellfleet.server.importance import Importances, param_importances
-from cellfleet.store.studies import ParamSpace, StudyRecord, TrialRecord, group_kinds, load_study
+from cellfleet.store.studies import ParamSpace, StudyRecord, TrialRecord, group_kinds, load_study, trial_curves
 
-__all__ = ["StudyHandler", "study_json"]
+__all__ = ["StudyCurvesHandler", "StudyHandler", "study_json"]
 
 
 def _finite(value: float | None) -> float | None:
@@ -76,6 +80,11 @@ class StudyHandler(Handler):
         self.reply(await self.offload(self._study, group_id))
 
     def _study(self, group_id: str) -> dict[str, Any]:
+        study = self.study_or_404(group_id)
+        return study_json(study, param_importances(study))
+
+    def study_or_404(self, group_id: str) -> StudyRecord:
+        """The search ``group_id``, or a 404 saying what the group is instead (blocking)."""
         study = load_study(self.store, group_id)
         if study is None:
             kinds = group_kinds(self.store, group_id)
@@ -88,4 +97,17 @@ class StudyHandler(Handler):
                 404, f"run group {quoted(group_id)} is not a search: it holds {found} runs, no trials; "
                 "compare its runs with compare?ids=A,B"
             )  # fmt: skip
-        return study_json(study, param_importances(study))
+        return study
+
+
+class StudyCurvesHandler(StudyHandler):
+    """``GET studies/<group_id>/curves``: every point of each objective of the search's trials."""
+
+    @web.authenticated
+    async def get(self, group_id: str) -> None:
+        self.reply(await self.offload(self._curves, group_id))
+
+    def _curves(self, group_id: str) -> dict[str, Any]:
+        study = self.study_or_404(group_id)
+        keys = [objective.metric for objective in study.objectives]
+        return {"objectives": keys, "series": trial_curves(self.store, group_id, keys)}

@@ -325,6 +325,7 @@ class Store:
 
 
 _JSON_FIELDS = ("params", "inputs", "environment", "directions")
+_ORDERED_JSON_FIELDS = ("directions",)  # in the order given, not sorted: a cell's first objective is its primary
 
 
 def _unique(folder: Path, name: str) -> Path:
@@ -343,7 +344,10 @@ def encode_json(value: Any) -> str:
 
 
 def _encoded(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: encode_json(v) if k in _JSON_FIELDS else v for k, v in fields.items()}
+    return {
+        k: (json.dumps(v, default=repr) if k in _ORDERED_JSON_FIELDS else encode_json(v)) if k in _JSON_FIELDS else v
+        for k, v in fields.items()
+    }
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:

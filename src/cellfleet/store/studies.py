@@ -2,9 +2,10 @@
 
 A ``%%remote --search`` records each trial as a run of kind ``trial`` in the search's run
 group: ``variant`` is the trial's number, ``params`` its sampled values, ``directions`` the
-objectives (``{metric: "min" | "max"}``). :func:`load_study` reads them back (the newest
-:data:`TRIAL_LIMIT` at most), each with the last logged value of each objective, and names the
-Optuna study a ``--study NAME`` search keeps in the store beside them.
+objectives (``{metric: "min" | "max"}``, in the order the cell declared them). :func:`load_study`
+reads them back (the newest :data:`TRIAL_LIMIT` at most), each with the last logged value of
+each objective, and names the Optuna study a ``--study NAME`` search keeps in the store beside
+them.
 
 The search space itself is not recorded with the trials, so :func:`infer_space` rebuilds it
 from the values the trials took (see there for the rules).
@@ -32,12 +33,15 @@ __all__ = [
     "Objective",
     "ParamKind",
     "ParamSpace",
+    "Point",
     "StudyRecord",
     "TrialRecord",
     "group_kinds",
+    "holds_searches",
     "infer_space",
     "kept_study_name",
     "load_study",
+    "trial_curves",
 ]
 
 TRIAL_LIMIT = 5000
@@ -233,6 +237,35 @@ def group_kinds(store: Store, group_id: str) -> dict[str, int]:
     query = sa.select(runs.c.kind, sa.func.count()).where(runs.c.group_id == group_id).group_by(runs.c.kind)
     with store.engine.connect() as connection:
         return {kind: int(count) for kind, count in connection.execute(query)}
+
+
+def holds_searches(store: Store) -> bool:
+    """Whether the store has any trial run (any ``%%remote --search`` was recorded)."""
+    query = sa.select(runs.c.id).where(runs.c.kind == RunKind.TRIAL.value).limit(1)
+    with store.engine.connect() as connection:
+        return connection.execute(query).first() is not None
+
+
+Point = tuple[int | None, float, float]
+"""A logged metric value: ``(step, value, logged)``, ``logged`` in epoch seconds."""
+
+
+def trial_curves(
+    store: Store, group_id: str, keys: Sequence[str], limit: int = TRIAL_LIMIT
+) -> dict[str, dict[str, list[Point]]]:
+    """Every point of the metrics ``keys`` of the group's newest ``limit`` trials, as
+    ``{run_id: {key: [(step, value, logged), ...]}}`` in logging order: all the study view's
+    curves in one query."""
+    if not keys:
+        return {}
+    chosen = sa.and_(metrics.c.run_id.in_(_newest(group_id, limit)), metrics.c.key.in_(list(keys)))
+    columns = (metrics.c.run_id, metrics.c.key, metrics.c.step, metrics.c.value, metrics.c.logged)
+    query = sa.select(*columns).where(chosen).order_by(metrics.c.run_id, metrics.c.key, metrics.c.id)
+    curves: dict[str, dict[str, list[Point]]] = {}
+    with store.engine.connect() as connection:
+        for run_id, key, step, value, logged in connection.execute(query):
+            curves.setdefault(run_id, {}).setdefault(key, []).append((step, value, logged))
+    return curves
 
 
 def load_study(store: Store, group_id: str, limit: int = TRIAL_LIMIT) -> StudyRecord | None:
