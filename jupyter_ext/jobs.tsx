@@ -9,6 +9,9 @@ const when = (seconds: number | null | undefined): string =>
   seconds ? new Date(seconds * 1000).toLocaleString() : '—';
 
 function scheduleText(job: IJob): string {
+  if (job.after) {
+    return `after each successful run of ${job.after}`;
+  }
   if (!job.schedule) {
     return 'on demand';
   }
@@ -102,7 +105,18 @@ function JobCard(props: {
         <dt>next run</dt>
         <dd>{nextRunText(job)}</dd>
         <dt>retries</dt>
-        <dd>{job.retries}</dd>
+        <dd>
+          {job.retries}
+          {job.retries > 0
+            ? ` (${job.retry_on === 'all' ? 'every failure' : 'infrastructure failures'})`
+            : ''}
+        </dd>
+        {job.expect?.length ? (
+          <>
+            <dt>expects</dt>
+            <dd>{job.expect.join(', ')}</dd>
+          </>
+        ) : null}
       </dl>
       {job.state === 'broken' ? (
         <div className="cf-job-problem cf-error" role="alert">

@@ -1,7 +1,12 @@
-/** The promote dialog: schedule, params prefilled from a run, retries, timeout, notify. */
+/**
+ * The promote dialog: schedule (or after another job), params prefilled from a run, retries
+ * and which failures they retry, timeout, expectations on the final metrics, notify.
+ */
 import * as React from 'react';
 
-import { IPromoteForm, validateForm } from './validation';
+import { IPromoteForm, RetryOn, validateForm } from './validation';
+
+const SCHEDULE_LABELS = { cron: 'cron', every: 'every', after: 'after a job', none: 'on demand' };
 
 interface IFieldProps {
   form: IPromoteForm;
@@ -82,7 +87,7 @@ export function PromoteDialog(props: {
         {field('name', 'Job name')}
         <fieldset className="cf-field">
           <legend>Schedule</legend>
-          {(['cron', 'every', 'none'] as const).map(kind => (
+          {(['cron', 'every', 'after', 'none'] as const).map(kind => (
             <label key={kind} className="cf-radio">
               <input
                 type="radio"
@@ -91,7 +96,7 @@ export function PromoteDialog(props: {
                 checked={form.scheduleKind === kind}
                 onChange={() => set('scheduleKind', kind)}
               />
-              {kind === 'none' ? 'on demand' : kind}
+              {SCHEDULE_LABELS[kind]}
             </label>
           ))}
         </fieldset>
@@ -99,9 +104,26 @@ export function PromoteDialog(props: {
           ? field('cron', 'Cron (minute hour day month weekday)')
           : null}
         {form.scheduleKind === 'every' ? field('every', 'Every (30m, 2h, 1d)') : null}
+        {form.scheduleKind === 'after'
+          ? field('after', 'After each successful run of job (its outputs become parameters)')
+          : null}
         {field('params', 'Parameters (JSON)', true)}
         {field('retries', 'Retries')}
+        <div className="cf-field">
+          <label htmlFor="cf-promote-retryOn">Retry</label>
+          <select
+            id="cf-promote-retryOn"
+            value={form.retryOn}
+            onChange={event => set('retryOn', event.target.value as RetryOn)}
+          >
+            <option value="infra">
+              infrastructure failures only (not the notebook's own errors)
+            </option>
+            <option value="all">every failure</option>
+          </select>
+        </div>
         {field('timeout', 'Timeout (empty for none)')}
+        {field('expect', 'Expect of the final metrics, one per line (like val_loss<0.2)', true)}
         {field('notify', 'Notify URL on failure (optional)')}
         {refusal ? (
           <div className="cf-error" role="alert">

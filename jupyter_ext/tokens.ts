@@ -124,6 +124,12 @@ export interface IJob {
   params: Record<string, ParamValue>;
   schedule: string | null;
   retries: number;
+  /** Which failures the retries retry. */
+  retry_on?: 'infra' | 'all';
+  /** Bounds on each production run's final metrics, like `val_loss<0.2`. */
+  expect?: string[];
+  /** The job whose every successful run starts this one (then `schedule` is null). */
+  after?: string | null;
   timeout: number | null;
   paused: boolean;
   created: number;
@@ -150,6 +156,11 @@ export interface IPromoteRequest {
   timeout?: string;
   notify?: string;
   from_run?: string;
+  /** The job whose every successful run starts this one (instead of a schedule). */
+  after?: string;
+  retry_on?: 'infra' | 'all';
+  /** Bounds on the final metrics, like `val_loss<0.2`. */
+  expect?: string[];
 }
 
 /** Query of the runs list. */

@@ -1,7 +1,11 @@
 /** The promote dialog's fields and their inline validation (pure logic, tested by jest). */
 import type { IPromoteRequest, ParamValue } from './tokens';
 
-export type ScheduleKind = 'cron' | 'every' | 'none';
+/** How the job starts: a cron, an interval, after each successful run of another job, or on demand. */
+export type ScheduleKind = 'cron' | 'every' | 'after' | 'none';
+
+/** Which failures the retries retry (`cellfleet promote --retry-on`). */
+export type RetryOn = 'infra' | 'all';
 
 /** The dialog's fields, as typed. */
 export interface IPromoteForm {
@@ -15,6 +19,11 @@ export interface IPromoteForm {
   timeout: string;
   notify: string;
   fromRun: string;
+  /** The upstream job's name, for `scheduleKind` `after`. */
+  after: string;
+  retryOn: RetryOn;
+  /** One expectation per line, like `val_loss<0.2`. */
+  expect: string;
 }
 
 export type FormErrors = Partial<Record<keyof IPromoteForm, string>>;
@@ -22,6 +31,8 @@ export type FormErrors = Partial<Record<keyof IPromoteForm, string>>;
 const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|sec|m|min|h|d)?\s*$/i;
 const CRON_FIELD = /^[\d*/,\-A-Za-z?LW#]+$/;
 const JOB_NAME = /^[0-9a-zA-Z_.-]{1,100}$/;
+const NUMBER = String.raw`[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?`;
+const EXPECTATION = new RegExp(String.raw`^[A-Za-z_][\w.:/-]*\s*(<=|>=|==|!=|<|>)\s*${NUMBER}$`);
 
 /** The form for a notebook, its params prefilled from a run. */
 export function initialForm(
@@ -44,7 +55,10 @@ export function initialForm(
     retries: '2',
     timeout: '1h',
     notify: '',
-    fromRun
+    fromRun,
+    after: '',
+    retryOn: 'infra',
+    expect: ''
   };
 }
 
@@ -79,6 +93,20 @@ function paramsError(text: string): string | undefined {
   }
 }
 
+function expectLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line);
+}
+
+function expectError(text: string): string | undefined {
+  const bad = expectLines(text).find(line => !EXPECTATION.test(line));
+  return bad === undefined
+    ? undefined
+    : `"${bad}": write METRIC OP NUMBER, OP one of < <= > >= == !=, like val_loss<0.2`;
+}
+
 /** The fields' errors; an empty object means the form can be sent. */
 export function validateForm(form: IPromoteForm): FormErrors {
   const errors: FormErrors = {};
@@ -92,7 +120,10 @@ export function validateForm(form: IPromoteForm): FormErrors {
     errors.cron = cronError(form.cron);
   } else if (form.scheduleKind === 'every') {
     errors.every = durationError(form.every, 'every');
+  } else if (form.scheduleKind === 'after' && !JOB_NAME.test(form.after.trim())) {
+    errors.after = 'the name of the job whose successful runs start this one';
   }
+  errors.expect = expectError(form.expect);
   errors.params = paramsError(form.params);
   if (!/^\d{1,2}$/.test(form.retries.trim())) {
     errors.retries = 'a whole number from 0 to 99';
@@ -108,7 +139,11 @@ export function validateForm(form: IPromoteForm): FormErrors {
 
 /** The request body for POST jobs (call after validateForm returned no errors). */
 export function toRequest(form: IPromoteForm): IPromoteRequest {
-  const request: IPromoteRequest = { notebook: form.notebook, retries: Number(form.retries) };
+  const request: IPromoteRequest = {
+    notebook: form.notebook,
+    retries: Number(form.retries),
+    retry_on: form.retryOn
+  };
   if (form.name) {
     request.name = form.name;
   }
@@ -116,6 +151,11 @@ export function toRequest(form: IPromoteForm): IPromoteRequest {
     request.cron = form.cron.trim();
   } else if (form.scheduleKind === 'every') {
     request.every = form.every.trim();
+  } else if (form.scheduleKind === 'after') {
+    request.after = form.after.trim();
+  }
+  if (expectLines(form.expect).length) {
+    request.expect = expectLines(form.expect);
   }
   if (form.params.trim()) {
     request.params = JSON.parse(form.params);

@@ -54,7 +54,31 @@ describe('the promote form', () => {
       every: '2h',
       params: { lr: 0.01 },
       retries: 2,
+      retry_on: 'infra',
       from_run: 'abc123'
     });
+  });
+
+  it('starts a job after another one instead of on a schedule', () => {
+    const after = { ...form, scheduleKind: 'after' as const, after: ' prep ' };
+    expect(validateForm(after)).toEqual({});
+    expect(toRequest(after)).toMatchObject({ after: 'prep' });
+    expect(toRequest(after)).not.toHaveProperty('cron');
+    expect(validateForm({ ...after, after: '' }).after).toContain('name of the job');
+  });
+
+  it('sends each expectation line and names a malformed one', () => {
+    const expecting = {
+      ...form,
+      retryOn: 'all' as const,
+      expect: 'val_loss < 0.2\n\n accuracy>=9e-1 '
+    };
+    expect(validateForm(expecting)).toEqual({});
+    expect(toRequest(expecting)).toMatchObject({
+      retry_on: 'all',
+      expect: ['val_loss < 0.2', 'accuracy>=9e-1']
+    });
+    const errors = validateForm({ ...expecting, expect: 'loss<0.2\nloss is small' });
+    expect(errors.expect).toContain('"loss is small": write METRIC OP NUMBER');
   });
 });

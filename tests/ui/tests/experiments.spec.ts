@@ -129,11 +129,19 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   await expect(dialog.getByRole('button', { name: 'Promote' })).toBeDisabled();
   await dialog.getByLabel('Job name').fill('nightly-train');
   await dialog.getByLabel('Cron (minute hour day month weekday)').fill('30 3 * * *');
+  const expectations = dialog.getByLabel(/^Expect of the final metrics/);
+  await expectations.fill('loss is low');
+  await expect(dialog.getByRole('alert')).toContainText('"loss is low": write METRIC OP NUMBER');
+  await expect(dialog.getByRole('button', { name: 'Promote' })).toBeDisabled();
+  await expectations.fill('loss<=10\nloss>=0');
+  await dialog.getByLabel('Retry').selectOption('all');
   await dialog.getByRole('button', { name: 'Promote' }).click();
 
   await expect(panel.getByRole('tab', { name: 'Jobs' })).toHaveAttribute('aria-selected', 'true');
   const job = panel.locator('[data-job="nightly-train"]');
   await expect(job).toContainText('cron 30 3 * * *');
+  await expect(job).toContainText('2 (every failure)');
+  await expect(job).toContainText('loss<=10, loss>=0');
   await expect(job).toContainText('never run');
   await job.getByRole('button', { name: 'Run now' }).click();
   await job.getByRole('button', { name: 'nightly-train' }).click();
