@@ -3,7 +3,11 @@ import * as React from 'react';
 
 import { CellfleetApi, LiveFeed } from './api';
 import { formatDuration, runDuration } from './logic';
-import type { IJob, IRun } from './tokens';
+import type { IJob, IJobDetail, IRun } from './tokens';
+
+const DriftCharts = React.lazy(() =>
+  import('./drift').then(module => ({ default: module.DriftCharts }))
+);
 
 const when = (seconds: number | null | undefined): string =>
   seconds ? new Date(seconds * 1000).toLocaleString() : '—';
@@ -31,13 +35,13 @@ function History(props: {
   job: IJob;
   openOutput: (run: IRun) => void;
 }): JSX.Element {
-  const [runs, setRuns] = React.useState<IRun[] | null>(null);
+  const [detail, setDetail] = React.useState<IJobDetail | null>(null);
   const [error, setError] = React.useState('');
   const lastRun = props.job.last_run?.id;
   React.useEffect(() => {
     let current = true;
     props.api.getJob(props.job.id).then(
-      detail => current && setRuns(detail.runs),
+      found => current && setDetail(found),
       failure => current && setError(failure.message)
     );
     return () => {
@@ -47,16 +51,32 @@ function History(props: {
   if (error) {
     return <div className="cf-history cf-error">⚠ {error}</div>;
   }
-  if (!runs) {
+  if (!detail) {
     return <div className="cf-history">loading…</div>;
   }
+  const { runs } = detail;
   if (!runs.length) {
     return <div className="cf-history">no runs yet</div>;
   }
   return (
+    <>
+      <React.Suspense fallback={null}>
+        <DriftCharts runs={runs} source={detail.source ?? null} />
+      </React.Suspense>
+      <RunTable job={props.job} runs={runs} openOutput={props.openOutput} />
+    </>
+  );
+}
+
+function RunTable(props: {
+  job: IJob;
+  runs: IRun[];
+  openOutput: (run: IRun) => void;
+}): JSX.Element {
+  return (
     <table className="cf-history" aria-label={`runs of ${props.job.name}`}>
       <tbody>
-        {runs.map(run => (
+        {props.runs.map(run => (
           <tr key={run.id}>
             <td>{when(run.created)}</td>
             <td className={`cf-status-${run.status}`}>

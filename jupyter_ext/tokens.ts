@@ -142,7 +142,10 @@ export interface IJob {
 
 export interface IJobDetail {
   job: IJob;
+  /** Newest first, each with its `final_metrics`. */
   runs: IRun[];
+  /** The experiment run the job was promoted from (with its `final_metrics`), if any. */
+  source?: IRun | null;
 }
 
 /** What the promote dialog sends to POST jobs. */

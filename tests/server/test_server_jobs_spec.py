@@ -153,3 +153,21 @@ async def test_runs_and_job_histories_carry_their_failure_class(jp_fetch, store)
     history = json.loads((await jp_fetch("cellfleet", "api", "jobs", job["id"])).body)
     assert {run["id"]: run["failure_class"] for run in history["runs"]} == {failed: "oom", fine: None}
     assert history["job"]["retry_on"] == "infra" and JobStore(store).get_job("classed")["retry_on"] == "infra"
+
+
+async def test_a_job_history_carries_final_metrics_beside_the_run_it_was_promoted_from(jp_fetch, store):
+    from cellfleet.store.database import MetricPoint
+
+    experiment = store.create_run(kind="variant", status="succeeded", notebook="train.ipynb")
+    store.log_metrics([MetricPoint(experiment, "loss", 0.5, 0), MetricPoint(experiment, "loss", 0.2, 1)])
+    job = await post_job(jp_fetch, {"notebook": "train.ipynb", "name": "drifting", "from_run": experiment})
+    runs = [store.create_run(kind="production", job_id=job["id"], status="succeeded") for _ in range(2)]
+    for run_id, loss in zip(runs, (0.25, 0.4), strict=True):
+        store.log_metrics([MetricPoint(run_id, "loss", loss, 0), MetricPoint(run_id, "acc", 0.9, 0)])
+    detail = json.loads((await jp_fetch("cellfleet", "api", "jobs", job["id"])).body)
+    assert {run["id"]: run["final_metrics"] for run in detail["runs"]} == {
+        runs[0]: {"loss": 0.25, "acc": 0.9}, runs[1]: {"loss": 0.4, "acc": 0.9},
+    }  # fmt: skip
+    assert detail["source"]["id"] == experiment and detail["source"]["final_metrics"] == {"loss": 0.2}
+    alone = await post_job(jp_fetch, {"notebook": "train.ipynb", "name": "alone"})
+    assert json.loads((await jp_fetch("cellfleet", "api", "jobs", alone["id"])).body)["source"] is None

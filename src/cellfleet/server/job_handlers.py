@@ -65,7 +65,18 @@ class JobHandler(Handler):
         from cellfleet.store.jobs import JobStore
 
         job, jobs = self.job_or_404(key), JobStore(self.store)
-        return {"job": job_summary(jobs, job), "runs": self.shown(jobs.job_runs(job["id"], limit=200))}
+        runs = jobs.job_runs(job["id"], limit=200)
+        source = self.store.get_run(job["from_run"]) if job.get("from_run") else None
+        shown = self.shown([*runs, *([source] if source else [])])
+        finals = self.store.final_metrics([run["id"] for run in shown])
+        for run in shown:
+            run["final_metrics"] = finals.get(run["id"], {})
+        # the experiment run the job was promoted from (its metrics are the drift chart's baseline)
+        return {
+            "job": job_summary(jobs, job),
+            "runs": shown[: len(runs)],
+            "source": shown[len(runs)] if source else None,
+        }
 
     def _delete(self, key: str) -> None:
         from cellfleet.store.jobs import JobStore
