@@ -151,9 +151,7 @@ test('variant runs appear live, compare, promote and find the job', async ({ pag
   // Other specs may have promoted jobs into the same store: the summary counts what is listed.
   const listed = await panel.locator('[data-job]').count();
   expect(listed).toBeGreaterThanOrEqual(1);
-  await expect(panel.locator('.cf-summary')).toHaveText(
-    listed === 1 ? '1 job' : `${listed} jobs`
-  );
+  await expect(panel.locator('.cf-summary')).toHaveText(listed === 1 ? '1 job' : `${listed} jobs`);
   await job.getByRole('button', { name: 'Pause' }).click();
   await expect(job).toContainText('paused');
   await expect(job.getByRole('button', { name: 'Resume' })).toBeVisible();
