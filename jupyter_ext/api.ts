@@ -5,6 +5,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type {
+  ICluster,
   ICompareResult,
   IJob,
   IJobDetail,
@@ -96,6 +97,11 @@ export class CellfleetApi {
 
   async deleteJob(id: string): Promise<void> {
     await this.request(this.url('jobs', id), { method: 'DELETE' });
+  }
+
+  /** The project's warm shared cluster, from its record (`running: false` when none runs). */
+  cluster(): Promise<ICluster> {
+    return this.json(this.url('cluster'));
   }
 
   changes(since: number): Promise<{ now: number; runs: IRun[] }> {

@@ -1,11 +1,12 @@
 /**
- * The Experiments sidebar (a Runs tab and a Jobs tab, and the promote dialog over them), and
- * the same runs table at full width in the main area.
+ * The Experiments sidebar (the shared cluster's strip, a Runs tab and a Jobs tab, and the
+ * promote dialog over them), and the same runs table at full width in the main area.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { CellfleetApi, LiveFeed } from './api';
+import { ClusterStrip } from './cluster';
 import { JobsView } from './jobs';
 import { PromoteDialog } from './promote';
 import { IRunActions, RunsView } from './runs';
@@ -77,6 +78,7 @@ export class ExperimentsPanel extends ReactWidget {
     ];
     return (
       <div className="cf-panel-body">
+        <ClusterStrip api={this.api} />
         <div className="cf-tabs" role="tablist" aria-label="Experiments">
           {tabs.map(([tab, label]) => (
             <button

@@ -232,3 +232,26 @@ export interface IStudyCurves {
   /** Run id → objective → points. */
   series: Record<string, MetricSeries>;
 }
+
+/** `GET cluster`: the project's warm shared cluster (`cellfleet cluster start`), from its record. */
+export interface ICluster {
+  running: boolean;
+  /** Why a recorded cluster cannot be used (its process is gone), else null. */
+  problem: string | null;
+  /** The command that starts one. */
+  start: string;
+  address?: string;
+  dashboard?: string | null;
+  kind?: string;
+  pid?: number;
+  /** Seconds since it came up. */
+  uptime?: number;
+  workers?: number;
+  gpus?: number;
+  /** All workers' memory limit, bytes. */
+  memory?: number;
+  memory_per_worker?: number;
+  preload?: string[];
+  /** Asked of the scheduler now; null when it did not answer. */
+  live?: { workers: number; processing: number } | null;
+}

@@ -53,6 +53,27 @@ _versions._version_cached = _other
 """A ``--preload`` file: the worker says (through distributed's own versions) it has dask 2024.1.0."""
 
 
+COUNT_RECEIVED = '''"""Preload: count the bytes this process receives over its TCP comms (every frame of every
+message), answered by the handler ``cellfleet_received``."""
+import distributed.comm.tcp as _tcp
+
+if not hasattr(_tcp, "cellfleet_received"):  # the preload may run twice
+    _tcp.cellfleet_received = [0]
+    _real = _tcp.from_frames
+
+    async def _counting(frames, *args, **kwargs):
+        _tcp.cellfleet_received[0] += sum(memoryview(frame).nbytes for frame in frames)
+        return await _real(frames, *args, **kwargs)
+
+    _tcp.from_frames = _counting
+
+
+def dask_setup(server):
+    server.handlers["cellfleet_received"] = lambda: _tcp.cellfleet_received[0]
+'''
+"""A ``--preload`` file for a scheduler or a worker: it counts the bytes it receives."""
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -97,9 +118,14 @@ class DaskCluster:
         with log:
             return subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
 
-    def start(self) -> DaskCluster:
-        """Start (or start again) the scheduler; returns when it accepts connections."""
+    def start(self, preload: str | None = None) -> DaskCluster:
+        """Start (or start again) the scheduler; returns when it accepts connections.
+        ``preload``: the text of a ``--preload`` file for it."""
         command = [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard", "--no-show"]
+        if preload is not None:
+            path = self.folder / "preload_scheduler.py"
+            path.write_text(preload)
+            command += ["--preload", str(path)]
         self.scheduler = self._spawn("scheduler", command)
         deadline = time.monotonic() + START_TIMEOUT
         while not _answers(self.port):

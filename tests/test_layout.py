@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cellfleet"
-ROOT_MODULES = ("errors", "config", "protocol", "experiment", "ids", "failures")
+ROOT_MODULES = ("errors", "config", "protocol", "experiment", "ids", "failures", "environment")
 
 _OUTSIDE_KERNEL = ("IPython", "cellfleet.kernel")
 _NO_CLUSTER = (*_OUTSIDE_KERNEL, "dask", "distributed", "cellfleet.worker")
@@ -22,11 +22,20 @@ FORBIDDEN = {
     "production": (*_NO_CLUSTER, "cellfleet.server", "cellfleet.cli"),
     "server": (*_NO_CLUSTER, "cellfleet.cli"),
     "cli": (*_NO_CLUSTER, "cellfleet.server"),
+    "cluster": (
+        *_OUTSIDE_KERNEL,
+        "sqlalchemy",
+        "cellfleet.store",
+        "cellfleet.production",
+        "cellfleet.server",
+        "cellfleet.cli",
+    ),
     "": ("IPython", "dask", "distributed", "sqlalchemy", "cellfleet.production", "cellfleet.server", "cellfleet.cli"),
 }
 """What importing each subpackage (``""``: the root modules) must not bring in: only the kernel
 imports IPython, the worker never touches the store, and the store, production, the server and
-the CLI start without Dask."""
+the CLI start without Dask. The shared cluster's process (``cluster``) runs Dask but no kernel,
+store or server code; the parts of it the CLI uses stay Dask-free by the CLI's own rule."""
 
 _PROBE = """
 import importlib, json, pkgutil, sys
@@ -57,6 +66,19 @@ def test_import_rules(subpackage):
     loaded = json.loads(done.stdout)
     broken = sorted({rule for rule in FORBIDDEN[subpackage] for name in loaded if _within(name, rule)})
     assert not broken, f"importing cellfleet.{subpackage or '(root)'} loads {', '.join(broken)}"
+
+
+CLUSTER_READERS = ("cellfleet.cluster.record", "cellfleet.cluster.options", "cellfleet.cluster.launch")
+"""The shared cluster's modules the CLI and the server use: never Dask (the CLI imports them lazily,
+so the rules above alone would not see it)."""
+
+
+def test_the_shared_cluster_parts_the_cli_and_server_use_load_no_dask():
+    probe = [sys.executable, "-c", _PROBE, json.dumps(CLUSTER_READERS)]
+    done = subprocess.run(probe, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    broken = sorted({rule for rule in _NO_CLUSTER for name in json.loads(done.stdout) if _within(name, rule)})
+    assert not broken, f"importing {', '.join(CLUSTER_READERS)} loads {', '.join(broken)}"
 
 
 def _within(module: str, package: str) -> bool:

@@ -28,6 +28,7 @@ PUBLIC = {
     "load_ipython_extension",
     "log",
     "log_artifact",
+    "output",
     "runs",
     "unload_ipython_extension",
 }

@@ -32,6 +32,7 @@ _LAZY = {
     "RemoteHandle": "kernel.handles",
     "log": "experiment",
     "log_artifact": "experiment",
+    "output": "experiment",
     "runs": "store.queries",
 }
 
@@ -70,6 +71,7 @@ __all__ = [
     "load_ipython_extension",
     "log",
     "log_artifact",
+    "output",
     "runs",
     "unload_ipython_extension",
 ]

@@ -10,10 +10,13 @@ environment wins.
 | require a GPU      | ``CELLFLEET_REQUIRE_GPU``    | off                              |
 | keep-remote size   | ``CELLFLEET_REMOTE_THRESHOLD`` | 64 MiB                         |
 | embedded workers   | ``CELLFLEET_WORKERS``        | GPUs, else min(4, CPUs)          |
+| worker memory      | ``CELLFLEET_MEMORY_LIMIT``   | the machine's memory / workers (past it they spill to disk) |
 | status display     | ``CELLFLEET_STATUS``         | auto (widget, text or off)       |
 | stop grace period  | ``CELLFLEET_KILL_GRACE``     | 3 s, then the worker restarts    |
 | project root       | ``CELLFLEET_ROOT``           | nearest folder with .cellfleet, .git or pyproject.toml |
 | store URL          | ``CELLFLEET_DB``             | sqlite:///ROOT/.cellfleet/cellfleet.db |
+
+The project root's ``.cellfleet/cluster.json`` names the warm shared cluster (:mod:`cellfleet.cluster`).
 
 Passed by a production run to the notebook kernel papermill starts (see :func:`run_environment`):
 
@@ -24,6 +27,8 @@ Passed by a production run to the notebook kernel papermill starts (see :func:`r
 | ``CELLFLEET_NOTEBOOK`` | the notebook's path (else Jupyter's ``JPY_SESSION_NAME``)        |
 | ``CELLFLEET_DB``       | the store the run is in                                          |
 | ``CELLFLEET_SCHEDULER``| the job's cluster, or ``cellfleet run --cluster``, when one is named |
+| ``CELLFLEET_RESUME_FROM`` | the attempt a retry (or ``cellfleet run --resume RUN``) resumes: |
+|                        | the ``%%remote`` cells it ran are restored, not run again        |
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Variable(str, enum.Enum):
     RUN_ID = "CELLFLEET_RUN_ID"
     JOB_ID = "CELLFLEET_JOB_ID"
     NOTEBOOK = "CELLFLEET_NOTEBOOK"
+    RESUME_FROM = "CELLFLEET_RESUME_FROM"
 
 
 _DEFAULT_THRESHOLD = 64 * 2**20
@@ -60,6 +66,8 @@ class Settings:
     workers: int | None
     status: str
     kill_grace: float
+    memory_limit: int | None = None
+    """Each embedded worker's memory limit in bytes (``None``: the machine's memory / workers)."""
 
 
 def _raw(name: str) -> object:
@@ -107,7 +115,7 @@ def _number(name: str, kind: type[int] | type[float], low: float) -> float | Non
 
 def load_settings() -> Settings:
     """Read the current settings; raise ``ValueError`` naming a bad one and its fix."""
-    threshold = _raw("remote-threshold")
+    threshold, memory = _raw("remote-threshold"), _raw("memory-limit")
     status = str(_raw("status") or "auto").lower()
     if status not in _STATUS_MODES:
         raise ValueError(f"CELLFLEET_STATUS={status!r} is not one of {', '.join(_STATUS_MODES)}")
@@ -122,11 +130,17 @@ def load_settings() -> Settings:
         workers=int(workers) if workers is not None else None,
         status=status,
         kill_grace=grace if grace is not None else 3.0,
+        memory_limit=parse_size(memory, "CELLFLEET_MEMORY_LIMIT") if memory is not None else None,
     )
 
 
 def _get(variable: Variable) -> str | None:
     return os.environ.get(variable.value) or None
+
+
+def spill_directory() -> Path:
+    """Where the embedded cluster's workers spill to disk: ``.cellfleet/spill`` in the project root."""
+    return project_root() / ".cellfleet" / "spill"
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -156,28 +170,38 @@ def default_url(root: str | os.PathLike[str] | None = None) -> str:
 class RunContext:
     """What a production run told the kernel it started (all ``None`` in an interactive kernel):
     ``run_id`` is set in every production execution (a job's or ``cellfleet run``'s), ``job_id``
-    only in a job's."""
+    only in a job's; ``resume_from`` in a retry (or ``cellfleet run --resume``): the production run
+    whose succeeded ``%%remote`` cells are restored instead of run again."""
 
     run_id: str | None
     job_id: str | None
     notebook: str | None
+    resume_from: str | None = None
 
 
 def run_context() -> RunContext:
     """The production run this process executes, if any."""
     notebook = _get(Variable.NOTEBOOK) or os.environ.get("JPY_SESSION_NAME") or None
-    return RunContext(_get(Variable.RUN_ID), _get(Variable.JOB_ID), notebook)
+    return RunContext(_get(Variable.RUN_ID), _get(Variable.JOB_ID), notebook, _get(Variable.RESUME_FROM))
 
 
 def run_environment(
-    run_id: str, notebook: str, url: str, job_id: str | None = None, scheduler: str | None = None
+    run_id: str,
+    notebook: str,
+    url: str,
+    job_id: str | None = None,
+    scheduler: str | None = None,
+    resume_from: str | None = None,
 ) -> dict[str, str]:
-    """The variables that tell a notebook's kernel which production run it executes."""
+    """The variables that tell a notebook's kernel which production run it executes (and which
+    earlier attempt it resumes: ``CELLFLEET_RESUME_FROM`` is always set, empty when none, so a
+    resumed run's value never leaks into the next run of the same process)."""
     variables = {Variable.RUN_ID: run_id, Variable.NOTEBOOK: notebook, Variable.DB: url}
     if job_id:
         variables[Variable.JOB_ID] = job_id
     if scheduler:
         variables[Variable.SCHEDULER] = scheduler
+    variables[Variable.RESUME_FROM] = resume_from or ""
     return {name.value: value for name, value in variables.items()}
 
 
@@ -189,6 +213,12 @@ def export_run_environment(variables: Mapping[str, str]) -> None:
 def with_store(url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """A child process's environment (``base``, default this one's) pointing at the store ``url``."""
     return {**(os.environ if base is None else base), Variable.DB.value: url}
+
+
+def with_root(root: str | os.PathLike[str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child process's environment (``base``, default this one's) in the project at ``root``
+    (the shared cluster's process, which records itself under ``ROOT/.cellfleet``)."""
+    return {**(os.environ if base is None else base), Variable.ROOT.value: str(root)}
 
 
 def store_url_from_environment() -> str | None:

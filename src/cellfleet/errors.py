@@ -18,7 +18,8 @@ as an internal traceback::
     ├── HandleError                a remote handle is unusable (lost or its cluster closed)
     ├── StoreError                 the experiment store cannot be opened or written
     └── PromotionError             a notebook cannot become a job: missing, not a notebook,
-        │                          an unknown parameter, a job name taken
+        │                          an unknown parameter, a job name taken; or a run cannot
+        │                          resume another (``cellfleet run --resume``)
         └── ScheduleError          a bad --cron, --every or --timeout
 
     TrialPruned (a BaseException)  raised by cellfleet.log inside a search trial the

@@ -1,22 +1,27 @@
-"""The logging API cells call: ``cellfleet.log`` and ``cellfleet.log_artifact``.
+"""The logging API cells call: ``cellfleet.log``, ``cellfleet.log_artifact`` and ``cellfleet.output``.
 
 Inside a remote cell (or variant) the values travel with the cell's output and reach the
-store while the cell runs; in a local cell they are recorded against a run for that cell.
+store while the cell runs; in a local cell they are recorded against a run for that cell
+(in a production run, against that run). Declared outputs are the values a job hands the
+jobs promoted ``--after`` it, as papermill parameters.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import numbers
+import reprlib
 import warnings
 from pathlib import Path
 from typing import Any
 
+from cellfleet.protocol import UPSTREAM_PARAMETER
 from cellfleet.worker.capture import active_capture
 from cellfleet.worker.pruning import stop_if_pruned
 
-__all__ = ["log", "log_artifact"]
+__all__ = ["OUTPUT_LIMIT", "RESERVED_OUTPUTS", "log", "log_artifact", "output"]
 
 _MEDIA_TYPES = {
     ".png": "image/png",
@@ -30,6 +35,10 @@ _MEDIA_TYPES = {
     ".ipynb": "application/x-ipynb+json",
 }
 ARTIFACT_LIMIT = 256 * 2**20
+OUTPUT_LIMIT = 2**20
+"""The most characters one declared output's JSON may hold."""
+RESERVED_OUTPUTS = (UPSTREAM_PARAMETER,)
+"""Parameter names the scheduler gives a downstream job itself."""
 
 
 def _numeric(metrics: dict[str, Any]) -> dict[str, float]:
@@ -85,6 +94,43 @@ def log_artifact(path_or_figure: Any, name: str | None = None) -> None:
     from cellfleet.kernel.context import local_recorder
 
     local_recorder().artifact(chosen, data, media_type)
+
+
+def output(**values: Any) -> None:
+    """Declare outputs of the current run: ``cellfleet.output(rows=1200, table="clean.parquet")``.
+
+    Each value is stored with the run as JSON (strings, numbers, booleans, ``None``, and lists
+    and dicts of them); a later call for a name replaces it. A job promoted ``--after`` this
+    notebook's job receives them, with ``upstream_run_id``, as papermill parameters. Call it
+    in the notebook's own cells, not inside ``%%remote``: the values a remote cell assigns
+    come back to the notebook, which declares them.
+    """
+    if not values:
+        raise TypeError("cellfleet.output needs at least one name=value, like cellfleet.output(rows=1200)")
+    texts = {name: _json_text(name, value) for name, value in values.items()}
+    if active_capture() is not None:
+        raise RuntimeError(
+            "cellfleet.output records in the notebook's own process, not inside %%remote: call it in the next "
+            "local cell with the values this cell assigns"
+        )
+    from cellfleet.kernel.context import local_recorder
+
+    local_recorder().declare(texts)
+
+
+def _json_text(name: str, value: Any) -> str:
+    if name in RESERVED_OUTPUTS:
+        raise ValueError(f"cellfleet.output: {name} is given to downstream jobs by the scheduler; use another name")
+    try:
+        text = json.dumps(value, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"cellfleet.output: {name}={reprlib.repr(value)} cannot be stored as JSON ({error}); give strings, "
+            "numbers, booleans, None, or lists and dicts of them (store large data as a file, and output its path)"
+        ) from None
+    if len(text) > OUTPUT_LIMIT:
+        raise ValueError(f"cellfleet.output: {name} is over 1 MiB as JSON; store it as a file and output its path")
+    return text
 
 
 def _artifact_bytes(item: Any) -> tuple[bytes, str, str]:

@@ -179,12 +179,24 @@ def visible_devices(count: int) -> list[str]:
 
 def start_local_cluster(gpus: int, **options: Any) -> tuple[Any, str | None]:
     """Start the embedded cluster :func:`choose_cluster` picks for ``gpus`` GPUs, with the
-    worker ``options`` (``n_workers``, ``resources``, ...); returns it and its warning line."""
+    worker ``options`` (``n_workers``, ``resources``, ...); returns it and its warning line.
+
+    Workers spill to disk under ``.cellfleet/spill`` (where it can be made) past their memory limit (dask-cuda's ones
+    first from device to host memory, past 80 % of their GPU's), so data larger than the
+    workers' memory passes."""
+    from cellfleet.config import spill_directory
+
+    spill = spill_directory()
+    try:
+        spill.mkdir(parents=True, exist_ok=True)
+        options.setdefault("local_directory", str(spill))
+    except OSError:  # the project's .cellfleet cannot hold it: Dask's temporary folder then
+        pass
     choice = choose_cluster(gpus, dask_cuda_missing() if gpus else None)
     if choice.kind == "LocalCUDACluster":
         from dask_cuda import LocalCUDACluster
 
-        return LocalCUDACluster(**options), None
+        return LocalCUDACluster(**{"device_memory_limit": 0.8, **options}), None
     if choice.kind == "GPULocalCluster":
         return _gpu_local_cluster(visible_devices(gpus), **options), choice.warning
     from distributed import LocalCluster

@@ -142,6 +142,10 @@ class FailureClass(str, enum.Enum):
         return self.value
 
 
+UPSTREAM_PARAMETER = "upstream_run_id"
+"""The papermill parameter that gives a job promoted ``--after`` another the upstream run's id."""
+
+
 class RetryOn(str, enum.Enum):
     """Which failures a job retries: ``infra`` (every class but ``user`` and ``expectation``)
     or ``all`` (every class but ``expectation``)."""
@@ -186,6 +190,9 @@ class CellSpec:
     topic: str | None = None
     unavailable: frozenset[str] = frozenset()
     """Notebook-only names the cell reads (``Out``, ``get_ipython``): stand-ins raise a clear error."""
+    writable: frozenset[str] = frozenset()
+    """Names the cell changes in place: a large input among them arrives as a copy of its own,
+    writable (the others arrive read-only, over the copy the cluster keeps)."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +290,8 @@ class CellOutcome:
     """Names in ``values`` that are inputs changed in place (applied in place where possible)."""
     deleted: tuple[str, ...] = ()
     """Inputs the cell deleted."""
+    persisted: tuple[str, ...] = ()
+    """Names in ``values`` that are persisted Dask collections (graphs of futures, stashed on the worker)."""
     result: tuple[dict[str, Any], dict[str, Any]] | None = None
     outputs: list[OutputItem] = field(default_factory=list)
     events_sent: int = 0

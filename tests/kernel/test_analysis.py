@@ -74,3 +74,19 @@ def test_syntax_errors_surface_with_the_cell_name():
 def test_magics_are_detected_after_ipython_transformation():
     assert uses_ipython("get_ipython().run_line_magic('time', 'x')")
     assert not uses_ipython("x = get_value()")
+
+
+@pytest.mark.parametrize(
+    ("source", "changed"),
+    [
+        ("a[0] = 1", {"a"}),
+        ("a.b[1:3] += 2", {"a"}),
+        ("a += 1\nb = c", {"a"}),
+        ("del d['k']", {"d"}),
+        ("for i in range(3):\n    e.x = i", {"e"}),
+        ("total = a.sum()\na.sort()", set()),  # in-place methods cannot be told from reads
+        ("f(a)[0] = 1", set()),
+    ],
+)
+def test_names_changed_in_place_are_found_through_subscripts_attributes_and_augmented_assignment(source, changed):
+    assert analyze(source).changed_in_place == changed

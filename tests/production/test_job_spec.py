@@ -48,7 +48,7 @@ def test_from_args_reads_every_option_into_typed_fields():
     assert fields == {"schedule": "every:300", "cluster": "tcp://h:8786", "retries": 3, "timeout": 1800.0,
                       "concurrency": 2, "overlap": "queue", "catchup": "all", "notify_url": "https://hook",
                       "notify_on": "all", "kernel": "python3", "from_run": "abc", "retry_on": "all",
-                      "expect": ["val_loss<0.2", "accuracy>=0.9"]}  # fmt: skip
+                      "expect": ["val_loss<0.2", "accuracy>=0.9"], "after": None}  # fmt: skip
 
 
 def test_argparse_choices_come_from_the_enums():

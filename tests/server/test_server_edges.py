@@ -74,7 +74,7 @@ async def test_the_404_lists_every_endpoint():
 
     assert ENDPOINTS.split(", ") == [
         "runs", "runs/ID", "runs/ID/artifacts/ID", "runs/ID/output", "compare", "studies/ID", "studies/ID/curves",
-        "changes", "events", "jobs", "jobs/ID", "jobs/ID/pause|resume|run-now",
+        "changes", "events", "jobs", "jobs/ID", "jobs/ID/pause|resume|run-now", "cluster",
     ]  # fmt: skip
 
 

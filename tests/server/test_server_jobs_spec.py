@@ -87,8 +87,8 @@ async def test_nulls_take_the_defaults_and_params_win_over_the_runs(jp_fetch, st
         ),
         (
             {"flavour": 1},
-            "unknown field 'flavour'; the fields are notebook, params, cron, every, name, from_run, "
-            "cluster, timeout, overlap, catchup, notify, notify_on, kernel, retries, concurrency, retry_on, expect",
+            "unknown field 'flavour'; the fields are notebook, params, cron, every, name, from_run, cluster, "
+            "timeout, overlap, catchup, notify, notify_on, kernel, retries, concurrency, retry_on, expect, after",
         ),
         ({"retry_on": "user"}, "retry_on must be infra or all (got 'user')"),
         ({"retry_on": 1}, "retry_on must be a string"),

@@ -92,7 +92,7 @@ def test_a_schema_5_store_upgrades_to_6_keeping_its_runs_and_jobs(store_url):
     engine.dispose()
     store = Store(store_url)
     with store.engine.connect() as connection:
-        assert schema_version(connection) == SCHEMA_VERSION == 6
+        assert schema_version(connection) == SCHEMA_VERSION
     old = store.get_run("old5")
     assert old["failure_class"] is None and old["error"] == "cell 2 failed: ValueError"
     store.update_run("old5", failure_class="user")

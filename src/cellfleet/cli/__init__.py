@@ -2,11 +2,14 @@
 
     cellfleet promote NOTEBOOK [--cron EXPR | --every DURATION] [--name NAME] [-p KEY VALUE]...
                       [--retries N] [--retry-on infra|all] [--expect "METRIC<NUMBER"]...
-    cellfleet run NOTEBOOK [-p KEY VALUE]... [--kernel NAME] [--cluster ADDRESS]
+                      [--after JOB] [--check]
+    cellfleet run NOTEBOOK [-p KEY VALUE]... [--kernel NAME] [--cluster ADDRESS] [--resume RUN] [--expect EXPR]...
     cellfleet scheduler [--once] [--concurrency N] [--poll SECONDS]
     cellfleet jobs ls | show JOB | pause JOB | resume JOB | delete JOB | run-now JOB
     cellfleet runs ls [--notebook P] [--status S] [--kind K] [--limit N]
     cellfleet runs show RUN | compare RUN RUN... | logs RUN [--follow]
+    cellfleet cluster start [--gpus all|N] [--workers N] [--preload MODULES] [--memory-limit SIZE]
+    cellfleet cluster status | stop | restart-workers
 
 Mistakes print one line naming the problem and the fix, and exit with status 2: argparse's
 own (an unknown option, a missing value) as ``cellfleet: error: ...``, never its usage block.
@@ -22,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from cellfleet.cli.cluster import cluster_parser
 from cellfleet.protocol import RunKind, RunStatus, values_of
 
 __all__ = ["CommandParser", "build_parser", "main"]
@@ -81,6 +85,15 @@ def _jobs_parser(commands: argparse._SubParsersAction[CommandParser]) -> None:
     run.add_argument(
         "--cluster", metavar="ADDRESS", help="Dask scheduler for its %%%%remote cells (default: CELLFLEET_SCHEDULER)"
     )
+    run.add_argument(
+        "--expect", action="append", metavar="EXPR",
+        help='a bound the final metrics must meet, like "val_loss<0.2" (repeat for more); a run that breaks one fails',
+    )  # fmt: skip
+    run.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="the next attempt of this failed run of the notebook: its finished %%%%remote cells are restored",
+    )
     scheduler = commands.add_parser("scheduler", help="the service that runs jobs on schedule")
     scheduler.add_argument("--once", action="store_true", help="run what is due, then exit")
     scheduler.add_argument("--concurrency", type=int, default=4, help="runs at once (default 4)")
@@ -100,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _runs_parser(commands)
     _jobs_parser(commands)
+    cluster_parser(commands)
     return parser
 
 
@@ -130,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cellfleet.cli.jobs import run_command
 
             text = run_command(args.db, args)
+        elif args.command == "cluster":  # no store
+            from cellfleet.cli.cluster import cluster_command
+
+            text = cluster_command(args)
         else:
             text = _dispatch(open_store(args.db), args)
     except (CommandError, CellfleetError) as error:

@@ -34,13 +34,16 @@ EXIT_OOM = 3
 
 
 def run_command(url: str | None, args: argparse.Namespace) -> str:
-    """A one-off production run now, in this process; exit status 1 when it fails, 3 when it
-    failed out of memory."""
+    """A one-off production run now, in this process (with ``--resume RUN``, the next attempt of
+    that failed run); exit status 1 when it fails, 3 when it failed out of memory."""
     from cellfleet.production.execute import run_now, run_paths
+    from cellfleet.production.expect import parse_expectations
     from cellfleet.production.spec import parse_params
     from cellfleet.protocol import FailureClass
 
-    run_id, ending = run_now(args.notebook, parse_params(args.param), args.kernel, url, args.cluster)
+    params = parse_params(args.param)
+    expect = [str(bound) for bound in parse_expectations(args.expect or ())]  # a bad bound stops it before it runs
+    run_id, ending = run_now(args.notebook, params, args.kernel, url, args.cluster, resume=args.resume, expect=expect)
     output, _ = run_paths(run_id)
     message = f"run {run_id} {ending.status}; output notebook {output}"
     if ending.status != "succeeded":
@@ -71,7 +74,8 @@ def _jobs_ls(store: Any, args: argparse.Namespace) -> str:
         last = jobs.job_runs(job["id"], limit=1)
         rows.append({
             "job": job["id"], "name": job["name"], "state": state.value,
-            "schedule": describe_schedule(job["schedule"]), "next": next_run_text(job),
+            "schedule": f"after {job['after']}" if job.get("after") else describe_schedule(job["schedule"]),
+            "next": next_run_text(job),
             "last": _ending(last[0]) if last else "", "version": job["version"][:12], "notebook": job["notebook"],
         })  # fmt: skip
         if problem is not None:
@@ -104,11 +108,14 @@ def _jobs_show(store: Any, args: argparse.Namespace) -> str:
     lines = [f"{key:12} {job[key]}" for key in keys]
     if job.get("expect"):
         lines.append(f"{'expect':12} {', '.join(job['expect'])}")
+    if job.get("after"):
+        lines.append(f"{'after':12} job {job['after']} (each of its successful runs starts this one)")
     lines += [f"{'schedule':12} {describe_schedule(job['schedule'])}", f"{'next run':12} {next_run_text(job)}"]
     lines.append(f"{'state':12} {state.value}" + (f" ({_broken_line(job, problem)})" if problem else ""))
     history = [
         {"run": r["id"], "status": r["status"], "failure": r.get("failure_class"), "attempt": r["attempt"],
-         "started": local_time(r["started"]), "error": (r["error"] or "")[:80]}
+         "started": local_time(r["started"]), "upstream": r.get("upstream_run_id"),
+         "error": (r["error"] or r.get("environment_warning") or "")[:80]}
         for r in jobs.job_runs(job["id"], limit=args.limit)
     ]  # fmt: skip
     return "\n".join(lines) + "\n\n" + (table(history) if history else "no runs yet")

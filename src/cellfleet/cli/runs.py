@@ -63,13 +63,19 @@ def _runs_ls(store: Any, args: argparse.Namespace) -> str:
 
 
 def _runs_show(store: Any, args: argparse.Namespace) -> str:
+    from cellfleet.store.outputs import outputs_of
+
     run = store.get_run(_resolve(store, args.run))
     lines = [
         f"{key:12} {_cell(run[key])}" for key in ("id", "kind", "status", "notebook", "cell_name", "worker", "gpu")
     ]
-    lines += [f"{key:12} {run[key]}" for key in ("failure_class", "job_id", "parent_id") if run.get(key)]
+    keys = ("failure_class", "job_id", "parent_id", "upstream_run_id")
+    lines += [f"{key:12} {run[key]}" for key in keys if run.get(key)]
     lines.append(f"{'params':12} {run['params']}")
     lines.append(f"{'environment':12} {run['environment']}")
+    if run.get("environment_warning"):
+        lines.append(f"{'warning':12} {run['environment_warning']}")
+    lines += [f"output       {name} = {value!r}" for name, value in outputs_of(store, run["id"]).items()]
     for key, points in store.metric_series(run["id"]).items():
         lines.append(f"metric {key:5} last={points[-1][1]:.6g} points={len(points)}")
     for artifact in store.list_artifacts(run["id"]):

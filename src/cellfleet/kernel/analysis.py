@@ -42,6 +42,9 @@ class CellAnalysis:
     """Names the cell may delete at module level (``del x``, also inside ``if`` or loops)."""
     displays_last: bool
     """Whether the last statement is an expression whose value is displayed."""
+    changed_in_place: frozenset[str] = frozenset()
+    """Names whose value the cell changes through a subscript, slice or attribute
+    (``a[0] = 1``, ``a.x = 2``, ``a[:] += 1``, ``del a[0]``) or an augmented assignment."""
 
 
 def cell_filename(label: str) -> str:
@@ -132,7 +135,24 @@ def analyze(source: str, filename: str = "<cell>") -> CellAnalysis:
         writes=tuple(w for w in writes if w not in deletes),
         deletes=frozenset(deletes),
         displays_last=displays_last,
+        changed_in_place=_changed_in_place(tree),
     )
+
+
+def _changed_in_place(tree: ast.AST) -> frozenset[str]:
+    """The names at the base of every store or delete through a subscript or an attribute, and
+    the targets of augmented assignments, anywhere in the cell."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            base = node.value
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                names.add(base.id)
+    return frozenset(names)
 
 
 def _ends_with_semicolon(source: str) -> bool:

@@ -9,11 +9,18 @@ and remote handles do not (their pickles name the kernel that made them).
 
 The output is stored in its wire form (:func:`~cellfleet.protocol.encode_item`), so a
 stored run does not depend on how the item classes are pickled.
+
+Resuming uses the same machinery: a ``%%remote`` cell inside a production run always stores
+its results (up to :data:`RESTORE_LIMIT`), and a retry of that run (or ``cellfleet run
+--resume RUN``) restores each cell that matches one the attempt it resumes ran
+(:func:`restore`), marked "restored from attempt N". Results kept on the cluster are not
+stored, so their cells run again: an embedded cluster ends with the kernel that started it.
 """
 
 from __future__ import annotations
 
 import pickle
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +29,15 @@ from cellfleet.kernel.context import run_writer
 from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.job import Output, Status, load_values
 from cellfleet.protocol import CellOutcome, DisplayItem, OutputItem, RunStatus, StreamItem, decode_item, encode_item
-from cellfleet.store.database import encode_json
+from cellfleet.store.attempts import Restorable, find_restorable
+from cellfleet.store.database import Store, encode_json
 from cellfleet.store.recorder import RunRecorder, code_hash
 
-__all__ = ["CacheHit", "CachedCell", "lookup", "save"]
+__all__ = ["RESTORE_LIMIT", "CacheHit", "CachedCell", "lookup", "restore", "save"]
+
+RESTORE_LIMIT = 64 * 2**20
+"""Bytes of pickled results a production run's remote cell stores for a retry to restore;
+a cell whose results are larger runs again in the retry."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,14 @@ class CacheHit:
     outputs: tuple[OutputItem, ...]
     metrics: dict[str, float]
     """The stored run's final metrics."""
+    origin: Restorable | None = None
+    """Set when the hit restores a cell of an earlier attempt of this production run."""
+
+    def note(self) -> str:
+        """The line the cell's output shows for it."""
+        if self.origin is None:
+            return f"cellfleet: cache hit: results restored from run {self.run_id}, not run again\n"
+        return self.origin.note()
 
 
 def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | None:
@@ -47,8 +67,26 @@ def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | No
     if store is None:
         return None
     run_id = store.find_cached(code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
-    blob = store.load_results(run_id) if run_id else None
-    if run_id is None or blob is None:
+    return _hit(store, run_id) if run_id else None
+
+
+def restore(resumed: str, source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | None:
+    """The results of the cell as the production run ``resumed`` ran it (same code, inputs
+    and params, succeeded, results stored), if any (none while tracking is off)."""
+    writer = run_writer()
+    store = writer.store
+    if store is None:
+        return None
+    key = (code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
+    origin = find_restorable(store, resumed, *key)
+    hit = _hit(store, origin.cell_run) if origin is not None else None
+    return CacheHit(hit.run_id, hit.outcome, hit.outputs, hit.metrics, origin) if hit else None
+
+
+def _hit(store: Store, run_id: str) -> CacheHit | None:
+    """The stored results of ``run_id`` as a hit; ``None`` when it stored none."""
+    blob = store.load_results(run_id)
+    if blob is None:
         return None
     stored = pickle.loads(blob)
     outcome = CellOutcome(worker=None, gpu=None, stash="", values=stored["values"], result=stored["result"])
@@ -56,12 +94,15 @@ def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | No
     return CacheHit(run_id, outcome, outputs, store.final_metrics([run_id]).get(run_id, {}))
 
 
-def save(recorder: RunRecorder, outcome: CellOutcome, outputs: Sequence[OutputItem]) -> bool:
-    """Store a succeeded run's results for later cache hits; False when they stayed remote."""
+def save(recorder: RunRecorder, outcome: CellOutcome, outputs: Sequence[OutputItem], limit: int | None = None) -> bool:
+    """Store a succeeded run's results for later cache hits (and retries); False when they
+    stayed remote, or when their pickle is over ``limit`` bytes."""
     if outcome.kept or outcome.error is not None:
         return False
     wire = [encode_item(item) for item in outputs]
     blob = pickle.dumps({"values": outcome.values, "result": outcome.result, "outputs": wire}, protocol=5)
+    if limit is not None and len(blob) > limit:
+        return False
     recorder.writer.call(lambda store: store.save_results(recorder.run_id, blob))
     return True
 
@@ -77,18 +118,19 @@ class CachedCell:
         self.recorder = recorder
 
     def run(self) -> CellOutcome:
-        """Replay the stored output and record a succeeded run pointing at the stored one."""
+        """Replay the stored output and record a succeeded run pointing at the stored one
+        (``cached_from``)."""
         for item in self.hit.outputs:
             if isinstance(item, StreamItem):
                 self.output.stream(item.name, item.text)
                 self.recorder.stream(item.text)
             elif isinstance(item, DisplayItem):
                 self.output.display(item.data, item.metadata)
-        self.output.stream(
-            "stderr", f"cellfleet: cache hit: results restored from run {self.hit.run_id}, not run again\n"
-        )
+        self.output.stream("stderr", self.hit.note())
+        if self.hit.origin is not None:  # a restored cell's metrics count for its run (and its --expect)
+            self.recorder.metric(self.hit.metrics, None, time.time())
         self.recorder.latest.update(self.hit.metrics)
-        self.status.finished("cached")
+        self.status.finished("cached" if self.hit.origin is None else "restored")
         self.recorder.finish(RunStatus.SUCCEEDED, cached_from=self.hit.run_id)
         return self.hit.outcome
 

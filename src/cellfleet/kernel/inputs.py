@@ -2,13 +2,20 @@
 
 Functions and classes defined in the notebook travel by value (cloudpickle), imported
 modules by reference, and remote handles as the Dask futures they wrap: their data is
-used where it is and never passes through the kernel.
+used where it is and never passes through the kernel. Persisted Dask collections travel as
+their graphs of futures (:mod:`cellfleet.kernel.persisted`).
+
+A value that pickles to more than :data:`OUT_OF_BAND` bytes is a large input: pickled once
+with its buffers out of band (:class:`~cellfleet.worker.frozen.Frozen`, never copied here) and
+fingerprinted cheaply (xxh3 over the buffers, in place); :mod:`cellfleet.kernel.transfers`
+scatters it to the cluster only when that fingerprint was not sent before.
 """
 
 from __future__ import annotations
 
 import dis
 import hashlib
+import pickle
 import re
 import types
 from collections.abc import Iterable, Mapping
@@ -19,9 +26,11 @@ import cloudpickle
 
 from cellfleet.errors import HandleError, SerializationError
 from cellfleet.kernel.handles import RemoteHandle
+from cellfleet.kernel.persisted import RemoteCollection
 from cellfleet.rebind import main_functions, with_globals
+from cellfleet.worker.frozen import Frozen
 
-__all__ = ["Inputs", "notebook_only", "pack"]
+__all__ = ["OUT_OF_BAND", "Inputs", "LargeInput", "content_print", "notebook_only", "pack"]
 
 _IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "_i", "_ii", "_iii"})
 _IPYTHON_PATTERN = re.compile(r"^_(ih|oh|dh|i\d+)$")
@@ -29,6 +38,17 @@ _IPYTHON_PATTERN = re.compile(r"^_(ih|oh|dh|i\d+)$")
 _GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME"})
 LINEAGE_LIMIT = 2**20
 """Inputs up to this many bytes are kept with kept results, so Dask can recompute them."""
+OUT_OF_BAND = 2**20
+"""A value whose pickle (buffers included) passes this many bytes travels out of band, once."""
+
+
+@dataclass(frozen=True)
+class LargeInput:
+    """A large input, pickled out of band, and its content fingerprint."""
+
+    frozen: Frozen
+    fingerprint: str
+    nbytes: int
 
 
 @dataclass
@@ -38,10 +58,13 @@ class Inputs:
     packed: dict[str, bytes] = field(default_factory=dict)
     handle_names: tuple[str, ...] = ()
     handle_futures: tuple[Any, ...] = ()
+    large: dict[str, LargeInput] = field(default_factory=dict)
+    """Large inputs, sent to the cluster apart from the task (:mod:`cellfleet.kernel.transfers`)."""
 
     def fingerprints(self) -> dict[str, str]:
-        """A digest of each shipped value, and the Dask key of each handle."""
+        """A digest of each shipped value (of a large one's content), and the Dask key of each handle."""
         prints = {name: hashlib.blake2b(blob, digest_size=16).hexdigest() for name, blob in self.packed.items()}
+        prints.update({name: f"oob:{large.fingerprint}" for name, large in self.large.items()})
         for name, future in zip(self.handle_names, self.handle_futures, strict=True):
             prints[name] = f"key:{future.key}"
         return prints
@@ -53,7 +76,8 @@ class Inputs:
             packed[name] = _dumps(name, value, "parameter")
         names = [n for n in self.handle_names if n not in params]
         futures = [f for n, f in zip(self.handle_names, self.handle_futures, strict=True) if n not in params]
-        return Inputs(packed, tuple(names), tuple(futures))
+        large = {name: value for name, value in self.large.items() if name not in params}
+        return Inputs(packed, tuple(names), tuple(futures), large)
 
     @property
     def nbytes(self) -> int:
@@ -61,7 +85,7 @@ class Inputs:
 
     def lineage(self) -> dict[str, bytes] | None:
         """The packed inputs to keep with kept results, or ``None`` when too large."""
-        return self.packed if self.nbytes <= LINEAGE_LIMIT else None
+        return self.packed if self.nbytes <= LINEAGE_LIMIT and not self.large else None
 
 
 def _is_ipython_internal(name: str) -> bool:
@@ -91,12 +115,52 @@ def pack(reads: Iterable[str], namespace: Mapping[str, Any], cluster: str) -> In
             names.append(name)
             futures.append(value.future)
             continue
+        if isinstance(value, RemoteCollection):
+            value = value.collection_for_cell()
         if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
             value = with_globals(value, {"__name__": "__main__"})  # its globals travel by name
-        inputs.packed[name] = _dumps(name, value, "variable")
+        _add(inputs, name, value)
     inputs.handle_names = tuple(names)
     inputs.handle_futures = tuple(futures)
     return inputs
+
+
+def _add(inputs: Inputs, name: str, value: Any) -> None:
+    """Pack ``value`` in band, or out of band as a large input."""
+    buffers: list[pickle.PickleBuffer] = []
+    header = _dumps(name, value, "variable", buffers.append)
+    if not buffers:  # no out-of-band buffers: the header is the in-band pickle
+        if len(header) > OUT_OF_BAND:
+            inputs.large[name] = _large(header, [])
+        else:
+            inputs.packed[name] = header
+        return
+    size = len(header) + sum(buffer.raw().nbytes for buffer in buffers)
+    if size <= OUT_OF_BAND:
+        inputs.packed[name] = _dumps(name, value, "variable")
+    else:
+        inputs.large[name] = _large(header, buffers)
+
+
+def _large(header: bytes, buffers: list[pickle.PickleBuffer]) -> LargeInput:
+    frozen = Frozen(header, [buffer.raw() for buffer in buffers])
+    return LargeInput(frozen, content_print(frozen), frozen.nbytes)
+
+
+def content_print(frozen: Frozen) -> str:
+    """A cheap digest of a large input's content: blake2b of its header, xxh3 of its buffers
+    (read in place, hashed with xxhash)."""
+    digest = hashlib.blake2b(frozen.header, digest_size=16)
+    for buffer in frozen.buffers:
+        view = memoryview(buffer).cast("B")
+        digest.update(_hash_buffer(view) + view.nbytes.to_bytes(8, "little"))
+    return digest.hexdigest()
+
+
+def _hash_buffer(view: memoryview) -> bytes:
+    import xxhash
+
+    return bytes(xxhash.xxh3_128(view).digest())
 
 
 def _with_function_globals(names: set[str], namespace: Mapping[str, Any]) -> set[str]:
@@ -126,9 +190,9 @@ def _code_globals(code: types.CodeType) -> set[str]:
     return names
 
 
-def _dumps(name: str, value: Any, what: str) -> bytes:
+def _dumps(name: str, value: Any, what: str, buffer_callback: Any = None) -> bytes:
     try:
-        return bytes(cloudpickle.dumps(value, protocol=5))
+        return bytes(cloudpickle.dumps(value, protocol=5, buffer_callback=buffer_callback))
     except Exception as error:
         raise SerializationError(
             f"{what} {name!r} ({_type_name(value)}) cannot be sent to the worker "

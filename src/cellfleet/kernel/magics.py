@@ -21,8 +21,10 @@ from cellfleet.config import load_settings, parse_size
 from cellfleet.errors import CellfleetError
 from cellfleet.kernel.options import ORDER, Objective, OptionError
 from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
-from cellfleet.kernel.session import shutdown_embedded
+from cellfleet.kernel.session import sessions
+from cellfleet.kernel.shared import StartProblem, start_command
 from cellfleet.kernel.space import PRUNERS, SAMPLERS, search_options
+from cellfleet.kernel.transfers import drop_command, held_status
 from cellfleet.kernel.workers import describe_clusters
 
 if TYPE_CHECKING:
@@ -270,16 +272,17 @@ class CellfleetMagics(Magics):
 
     @line_magic
     def pull(self, line: str) -> None:
-        """Bring remote results into the notebook: ``%pull NAME [NAME ...]``.
+        """Bring remote results into the notebook: ``%pull [--force] NAME [NAME ...]``.
 
-        GPU data is copied to host memory (CuPy to NumPy, CUDA tensors to CPU tensors).
+        GPU data is copied to host memory (CuPy to NumPy, CUDA tensors to CPU tensors). A persisted
+        Dask collection is computed here; above the remote threshold only with ``--force``.
         """
-        names = line.split()
+        force, names = "--force" in line.split(), [word for word in line.split() if word != "--force"]
         if not names:
             raise UsageError("%pull needs the names of remote results, like %pull model data")
         _names(",".join(names), "%pull")
         with _as_usage_errors():
-            self.runner.pull(names)
+            self.runner.pull(names, force)
 
     @line_magic
     def adopt(self, line: str) -> None:
@@ -304,7 +307,7 @@ class CellfleetMagics(Magics):
         those of ``cellfleet promote``: --cron/--every, --name, -p KEY VALUE, --from-run RUN
         (``--from-run best`` takes the best variant of the last grid), --cluster, --retries,
         --retry-on infra|all, --expect "val_loss<0.2" (repeatable), --timeout, --concurrency,
-        --overlap, --catchup, --notify URL, --notify-on, --kernel.
+        --overlap, --catchup, --notify URL, --notify-on, --kernel, --after JOB, --check.
         """
         import dataclasses
 
@@ -338,24 +341,60 @@ class CellfleetMagics(Magics):
 
     @line_magic
     def cellfleet(self, line: str) -> None:
-        """Cluster commands: ``%cellfleet status [--cluster ADDRESS]`` or ``%cellfleet shutdown``.
+        """Cluster commands: ``%cellfleet status [--cluster ADDRESS]``, ``%cellfleet start [OPTIONS]``,
+        ``%cellfleet drop NAME ...|all`` or ``%cellfleet shutdown``.
 
         ``status`` describes the cluster at ADDRESS, else the clusters this kernel uses (else
-        CELLFLEET_SCHEDULER's), and which workers cannot run cells; it never starts the
-        embedded cluster. ``shutdown`` closes the embedded cluster.
+        CELLFLEET_SCHEDULER's, else the project's shared cluster), and which workers cannot run
+        cells; it never starts the embedded cluster. ``start`` is ``cellfleet cluster start``:
+        the project's warm shared cluster, in the background ([--gpus all|N] [--workers N]
+        [--preload MODULES] [--memory-limit SIZE]). ``shutdown`` closes the embedded cluster
+        (or leaves the shared one, which runs on). ``status`` also lists the large inputs and
+        persisted collections the cluster holds for this notebook; ``drop`` releases them.
         """
         try:
             words = shlex.split(line)
         except ValueError as error:
             raise UsageError(f"%cellfleet: cannot read the arguments ({error}): check the quotes") from None
         if not words or words[0] == "status":
-            print(describe_clusters(_status_cluster(words[1:]), _check_settings().scheduler))
+            print(describe_clusters(_status_cluster(words[1:]), _check_settings().scheduler) + held_status(self.shell))
+        elif words[0] == "start":
+            print(_start_shared(words[1:]))
+        elif words[0] == "drop":
+            print(drop_command(words[1:], self.shell))
         elif words == ["shutdown"]:
-            print(
-                "cellfleet: embedded cluster closed" if shutdown_embedded() else "cellfleet: no embedded cluster runs"
-            )
+            print(_shutdown())
         else:
             raise UsageError(
-                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status [--cluster ADDRESS] "
-                "or %cellfleet shutdown"
+                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status [--cluster ADDRESS], "
+                "%cellfleet start [OPTIONS], %cellfleet drop NAME|all or %cellfleet shutdown"
             )
+
+
+def _start_shared(words: list[str]) -> str:
+    """``%cellfleet start``: the shared cluster, and what this kernel does about it."""
+    try:
+        text = start_command(words)
+    except StartProblem as error:
+        if error.usage:
+            raise UsageError(f"%cellfleet start: {error}") from None
+        raise CellfleetError(str(error)) from None
+    current = sessions.default()
+    if current is not None and current.embedded:
+        text += (
+            "\n(this kernel still uses its private cluster: %cellfleet shutdown, and the next cell uses the shared one)"
+        )
+    return text
+
+
+def _shutdown() -> str:
+    """``%cellfleet shutdown``: close the embedded cluster, or leave the shared one (it runs on)."""
+    current = sessions.default()
+    if current is None or not sessions.shutdown_embedded():
+        return "cellfleet: no embedded cluster runs"
+    if current.shared is not None:
+        return (
+            f"cellfleet: this kernel left the shared cluster at {current.address}, which runs on "
+            "(cellfleet cluster stop ends it); the next cell connects again"
+        )
+    return "cellfleet: embedded cluster closed"

@@ -45,7 +45,7 @@ def _offers(workers: dict[str, dict[str, Any]]) -> str:
 def resolve(request: Request, session: Session) -> dict[str, float] | None:
     """The resources to submit with, or an error that says what the workers offer.
 
-    On the embedded cluster of a machine without GPUs a GPU request runs on CPU with a
+    On the embedded (or shared) cluster of a machine without GPUs a GPU request runs on CPU with a
     one-line warning (once per session), unless a GPU is required.
     """
     wanted = request.resources()
@@ -68,7 +68,7 @@ def resolve(request: Request, session: Session) -> dict[str, float] | None:
 def _without_gpu(
     request: Request, session: Session, wanted: dict[str, float], workers: dict[str, dict[str, Any]]
 ) -> dict[str, float]:
-    if not session.embedded:
+    if not session.local:
         raise ResourceUnavailable(
             f"the cell asks for a GPU but no worker of the cluster at {session.address} offers one "
             f"(the workers offer: {_offers(workers)}): start GPU workers with --resources GPU=1 "
@@ -81,8 +81,9 @@ def _without_gpu(
         )
     if not session.warned_no_gpu:
         session.warned_no_gpu = True
+        which = "embedded" if session.embedded else "shared"
         print(
-            "cellfleet: no GPU on this machine, so gpu cells run on the CPU workers of the embedded cluster "
+            f"cellfleet: no GPU on this machine, so gpu cells run on the CPU workers of the {which} cluster "
             "(--require-gpu makes this an error)",
             file=sys.stderr,
             flush=True,

@@ -15,7 +15,7 @@ from cellfleet.kernel.session import Session
 from cellfleet.protocol import CellSpec, RunKind
 from cellfleet.store.recorder import RunRecorder, code_hash
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "cell_recorder"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,10 @@ class Prepared:
     launch: Launch
 
     def spec(self) -> CellSpec:
-        """A fresh task description (each submission gets its own cell id)."""
+        """A fresh task description (each submission gets its own cell id, which starts with
+        the session's token: unique to this kernel on a cluster that kernels share)."""
         return CellSpec(
-            cell_id=new_id(16),
+            cell_id=f"{self.session.token}{new_id(16)}",
             code=self.source,
             filename=cell_filename(self.label),
             writes=self.analysis.writes,
@@ -43,24 +44,30 @@ class Prepared:
             keep=self.options.keep,
             pull=self.options.pull,
             unavailable=notebook_only(self.analysis.reads),
+            writable=self.analysis.changed_in_place & self.analysis.reads,
         )
 
     def recorder(self, shell: Any, inputs: Inputs, **fields: Any) -> RunRecorder:
-        """A new run in the store for this cell (``kind`` defaults to ``interactive``; inside a
-        production run it is ``production``, linked to that run and its job)."""
-        cell = current_cell()
-        production = run_context()
-        if production.run_id:  # a %%remote cell inside a production run (the scheduler's or `cellfleet run`'s)
-            fields = {**fields, "kind": RunKind.PRODUCTION, "parent_id": production.run_id}
-            if production.job_id:
-                fields["job_id"] = production.job_id
-        return RunRecorder(
-            run_writer(),
-            notebook=cell.notebook or notebook_path(shell),
-            cell_id=cell.cell_id,
-            cell_name=self.label,
-            code=self.source.lstrip("\n"),
-            code_hash=code_hash(self.source),
-            inputs=inputs.fingerprints(),
-            **{"kind": RunKind.INTERACTIVE, **fields},
-        )
+        """A new run in the store for this cell (see :func:`cell_recorder`)."""
+        return cell_recorder(shell, self.label, self.source, inputs, **fields)
+
+
+def cell_recorder(shell: Any, label: str, source: str, inputs: Inputs, **fields: Any) -> RunRecorder:
+    """A new run in the store for a ``%%remote`` cell (``kind`` defaults to ``interactive``;
+    inside a production run it is ``production``, linked to that run and its job)."""
+    cell = current_cell()
+    production = run_context()
+    if production.run_id:  # a %%remote cell inside a production run (the scheduler's or `cellfleet run`'s)
+        fields = {**fields, "kind": RunKind.PRODUCTION, "parent_id": production.run_id}
+        if production.job_id:
+            fields["job_id"] = production.job_id
+    return RunRecorder(
+        run_writer(),
+        notebook=cell.notebook or notebook_path(shell),
+        cell_id=cell.cell_id,
+        cell_name=label,
+        code=source.lstrip("\n"),
+        code_hash=code_hash(source),
+        inputs=inputs.fingerprints(),
+        **{"kind": RunKind.INTERACTIVE, **fields},
+    )

@@ -3,7 +3,8 @@
 The namespace is updated only after the whole outcome is in hand, so a cell that fails,
 times out or is interrupted leaves every notebook variable as it was. The runner makes each
 cell's job (:meth:`RemoteRunner.make_job`): a cache hit with ``--cache`` and a matching
-stored run, else a remote cell, whose results are then stored for later hits.
+stored run (or, in a production run that resumes an earlier attempt, the cell as that attempt
+ran it), else a remote cell, whose results are then stored for later hits.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from cellfleet.config import Settings, load_settings
+from cellfleet.config import Settings, load_settings, run_context
 from cellfleet.kernel.analysis import CellAnalysis, analyze, cell_filename, uses_ipython
-from cellfleet.kernel.cache import CachedCell, lookup, save
+from cellfleet.kernel.cache import RESTORE_LIMIT, CachedCell, lookup, restore, save
 from cellfleet.kernel.context import cell_number
 from cellfleet.kernel.handles import RemoteHandle
 from cellfleet.kernel.inputs import Inputs, pack
@@ -24,9 +25,11 @@ from cellfleet.kernel.job import CellJob, Output, Status
 from cellfleet.kernel.options import OptionError
 from cellfleet.kernel.outputs import DeferredOutput, LiveOutput, ResultDisplay
 from cellfleet.kernel.pending import PendingCell, PendingCells
+from cellfleet.kernel.persisted import RemoteCollection
 from cellfleet.kernel.placement import Request, resolve
 from cellfleet.kernel.prepared import Prepared
 from cellfleet.kernel.remote_cell import Launch, OnSuccess, RemoteCell
+from cellfleet.kernel.restore import early_restore
 from cellfleet.kernel.session import connect
 from cellfleet.kernel.space import SearchOptions
 from cellfleet.kernel.status import make_status
@@ -91,7 +94,13 @@ class RemoteRunner:
 
     def run(self, options: RemoteOptions, code: str, settings: Settings | None = None) -> Any:
         """Run ``code`` remotely; returns what the cell displays as ``Out[n]``."""
-        prepared = self._prepare(options, code, settings or load_settings())
+        settings = settings or load_settings()
+        restored = self._restored(options, code, settings)
+        if restored is not None:
+            update, result = self._outcome_update(restored, restored.run())
+            update.apply(self.shell.user_ns)
+            return result
+        prepared = self._prepare(options, code, settings)
         if options.search is not None:
             return self._search(prepared)
         if options.fans_out:
@@ -118,14 +127,20 @@ class RemoteRunner:
         recorder: RunRecorder,
         params: dict[str, Any] | None = None,
     ) -> CellJob:
-        """A :class:`CachedCell` on a ``--cache`` hit, else a :class:`RemoteCell` (which
-        stores its results for later hits when ``--cache`` is on)."""
+        """A :class:`CachedCell` on a ``--cache`` hit or a cell restored from the attempt a
+        production run resumes, else a :class:`RemoteCell` (which stores its results for later
+        hits when ``--cache`` is on, and for a retry inside a production run)."""
+        production = run_context()
+        hit = restore(production.resume_from, prepared.source, inputs, params or {}) if production.resume_from else None
+        if hit is None and prepared.options.cache:
+            hit = lookup(prepared.source, inputs, params or {})
+        if hit is not None:
+            return CachedCell(hit, output, status, recorder)
         on_success: OnSuccess | None = None
         if prepared.options.cache:
-            hit = lookup(prepared.source, inputs, params or {})
-            if hit is not None:
-                return CachedCell(hit, output, status, recorder)
             on_success = functools.partial(save, recorder)
+        elif production.run_id:
+            on_success = functools.partial(save, recorder, limit=RESTORE_LIMIT)
         return RemoteCell(
             prepared.session, prepared.spec(), inputs, prepared.launch, status, output, recorder, on_success
         )
@@ -133,6 +148,16 @@ class RemoteRunner:
     def close(self) -> None:
         """Cancel the ``--nowait`` cells still running and join their threads."""
         self.pending.close()
+
+    def _restored(self, options: RemoteOptions, code: str, settings: Settings) -> CellJob | None:
+        """A plain cell restored from the attempt this production run resumes, before any cluster
+        is reached (:mod:`cellfleet.kernel.restore`); ``None`` when it is to run."""
+        if not run_context().resume_from or options.search is not None or options.fans_out or options.nowait:
+            return None
+        label = options.name or f"In[{cell_number(self.shell)}]"
+        source, analysis = self._analyse(code, label, options)
+        self.pending.wait_for_writers(analysis.reads, label)
+        return early_restore(self.shell, label, source, analysis, settings)
 
     def _prepare(self, options: RemoteOptions, code: str, settings: Settings) -> Prepared:
         label = options.name or f"In[{cell_number(self.shell)}]"
@@ -201,16 +226,19 @@ class RemoteRunner:
         """Block until the ``--nowait`` cell ``name`` (or every one) has finished."""
         self.pending.wait(name)
 
-    def pull(self, names: list[str]) -> None:
-        """Replace remote handles by host copies of their values."""
+    def pull(self, names: list[str], force: bool = False) -> None:
+        """Replace remote handles by host copies of their values, and persisted collections by
+        their computed values (refused above the remote threshold unless ``force``)."""
         namespace = self.shell.user_ns
         for name in names:
             value = namespace.get(name)
-            if not isinstance(value, RemoteHandle):
+            if not isinstance(value, (RemoteHandle, RemoteCollection)):
                 kind = "not defined" if name not in namespace else f"a {type(value).__name__}, already here"
                 raise OptionError(f"%pull {name}: {name!r} is not a remote handle ({kind})")
+        threshold = load_settings().remote_threshold
         for name in names:
-            namespace[name] = namespace[name].pull()
+            value = namespace[name]
+            namespace[name] = value.pull(threshold, force) if isinstance(value, RemoteCollection) else value.pull()
 
 
 def _slug(label: str) -> str:

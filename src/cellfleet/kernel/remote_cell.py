@@ -25,9 +25,11 @@ from cellfleet.failures import classify, classify_recorded, cuda_oom
 from cellfleet.kernel.handles import RemoteHandle
 from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.job import Output, Status, load_values
+from cellfleet.kernel.persisted import adopt
 from cellfleet.kernel.recovery import after_cuda_oom, lost_worker_error
 from cellfleet.kernel.session import Session
 from cellfleet.kernel.stop import stop_cell
+from cellfleet.kernel.transfers import large_futures
 from cellfleet.kernel.workers import Placement
 from cellfleet.protocol import (
     CellOutcome,
@@ -207,12 +209,14 @@ class RemoteCell:
             self.status.note("queued")
         self._sends += 1
         spec = replace(self.spec, cell_id=self._cell_id, topic=self.session.topic)
+        large = large_futures(self.session, self.inputs, workers)  # out of band, and once
         self._future = self.session.client.submit(
             run_cell,
             spec,
             self.inputs.packed,
-            self.inputs.handle_names,
+            (*self.inputs.handle_names, *self.inputs.large),
             *self.inputs.handle_futures,
+            *large,
             key=f"cellfleet-{self.launch.label}-{self._cell_id}-{self._sends}",
             resources=self.launch.resources,
             workers=workers,
@@ -320,6 +324,11 @@ class RemoteCell:
             return ClusterUnavailable(
                 "the embedded cluster stopped while the cell ran: run the cell again to start a new one"
             )
+        if self.session.shared is not None:
+            return ClusterUnavailable(
+                f"the shared cluster at {self.session.address} stopped while the cell ran: run the cell again "
+                "(it runs on a private cluster), or cellfleet cluster start first"
+            )
         return ClusterUnavailable(
             f"the cluster at {self.session.address} went away while the cell ran: restart it, "
             "or drop --cluster / CELLFLEET_SCHEDULER to use the embedded local cluster"
@@ -362,6 +371,7 @@ class RemoteCell:
     def collect(self, outcome: CellOutcome) -> dict[str, Any]:
         """The values to assign in the notebook: small ones by value, kept ones as handles."""
         values = load_values(outcome, self.output)
+        adopt(self.session.client, outcome.persisted, values, outcome.stash, outcome.worker)
         lineage = self.inputs.lineage()
         for name, info in outcome.kept.items():
             future = self.session.client.submit(

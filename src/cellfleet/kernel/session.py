@@ -8,6 +8,14 @@ Embedded workers also advertise ``CPU`` (their threads) and ``MEMORY`` (their me
 limit in bytes), so ``--cpus`` and ``--memory`` place cells as ``--gpus`` does. They
 ignore SIGINT (:mod:`cellfleet.worker.shield`), so the notebook's stop button, which
 signals the kernel's whole process group, stops the cell and never the workers.
+
+Before starting one, a kernel uses the project's warm shared cluster (``cellfleet cluster
+start``, :mod:`cellfleet.cluster`) when ``.cellfleet/cluster.json`` under the project root
+names a live one; a cluster address given (``--cluster``, ``CELLFLEET_SCHEDULER``) wins. A
+stale record (its process gone, its pid reused, or its scheduler not answering within
+:data:`~cellfleet.kernel.shared.SHARED_TIMEOUT_S` seconds) is said in one line, and a private
+cluster starts. Kernels sharing a cluster never meet: each session has its own token, in its event
+topic and at the start of its cells' ids (and so of their task keys, interrupts and prune marks).
 """
 
 from __future__ import annotations
@@ -25,8 +33,12 @@ from typing import Any
 import dask.config
 from distributed import Client
 
+from cellfleet.cluster.plugin import KERNEL_TOPIC_PREFIX
+from cellfleet.cluster.record import ClusterRecord, Liveness, liveness
+from cellfleet.config import load_settings
 from cellfleet.errors import ClusterUnavailable
 from cellfleet.gpus import gpu_count, start_local_cluster
+from cellfleet.kernel.shared import connect_shared
 from cellfleet.protocol import Event, decode_event
 from cellfleet.worker import shield
 
@@ -54,7 +66,10 @@ class Session:
     address: str
     cluster: Any = None
     """The embedded cluster object, or ``None`` for a cluster someone else runs."""
-    topic: str = field(default_factory=lambda: f"cellfleet-{uuid.uuid4().hex[:12]}")
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    """This session's own token: in its event topic and at the start of its cells' ids."""
+    shared: ClusterRecord | None = None
+    """The record of the project's shared cluster, when this session is to it."""
     sinks: dict[str, queue.Queue[Event]] = field(default_factory=dict)
     warned_no_gpu: bool = False
     verdicts: dict[str, str | None] = field(default_factory=dict)
@@ -64,6 +79,21 @@ class Session:
     @property
     def embedded(self) -> bool:
         return self.cluster is not None
+
+    @property
+    def topic(self) -> str:
+        """The event topic the workers send this session's cell events on."""
+        return f"{KERNEL_TOPIC_PREFIX}{self.token}"
+
+    @property
+    def local(self) -> bool:
+        """Whether Cellfleet started the cluster on this machine (embedded, or the shared one)."""
+        return self.embedded or self.shared is not None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the workers run this very environment, so need no check (:mod:`cellfleet.kernel.workers`)."""
+        return self.embedded or (self.shared is not None and self.shared.same_environment())
 
     @property
     def alive(self) -> bool:
@@ -151,11 +181,12 @@ class Sessions:
             session = self._sessions.get(address)
             if session is not None and session.alive and _still_there(session):
                 return session
+            previous = session.shared if session is not None else None
             if session is not None:
                 self._sessions.pop(address, None)
                 _close_quietly(session)
             if address is None:
-                session = _start_embedded(workers)
+                session = _open_shared(previous) or _start_embedded(workers)
                 session.client.subscribe_topic(session.topic, session._route)
             else:
                 session = _connect_to(address, address in self._known)
@@ -163,6 +194,11 @@ class Sessions:
                 self._known.add(address)
             self._sessions[address] = session
             return session
+
+    def default(self) -> Session | None:
+        """The session cells use when no cluster is named: embedded or shared (``None``: none yet)."""
+        with self._lock:
+            return self._sessions.get(None)
 
     def current(self) -> list[Session]:
         with self._lock:
@@ -222,6 +258,8 @@ def _still_there(session: Session) -> bool:
     """Whether a live session's scheduler answers (noticing one that restarted)."""
     if session.embedded:
         return True
+    if session.shared is not None and liveness(session.shared) is not Liveness.LIVE:
+        return False  # its process is gone (the client may not have noticed yet)
     try:
         session.follow_restart()
     except OSError:
@@ -253,12 +291,24 @@ def _connect_to(address: str, used_before: bool = False) -> Session:
     return Session(client=client, address=address)
 
 
+def _open_shared(previous: ClusterRecord | None) -> Session | None:
+    """A session to the project's shared cluster, when its record is live (:mod:`cellfleet.kernel.shared`)."""
+    found = connect_shared(previous)
+    if found is None:
+        return None
+    client, record = found
+    session = Session(client=client, address=record.address, shared=record)
+    session.scheduler_id = str(client.scheduler_info(n_workers=0).get("id", ""))
+    _shorten_client(client)
+    return session
+
+
 def _start_embedded(workers: int | None) -> Session:
     import psutil
 
     gpus = gpu_count()
     count = workers or gpus or min(4, os.cpu_count() or 1)
-    memory = psutil.virtual_memory().total // count
+    memory = load_settings().memory_limit or psutil.virtual_memory().total // count
     resources = {"CPU": 1, "MEMORY": memory} | ({"GPU": 1} if gpus else {})
     options = dict(
         n_workers=count,
@@ -284,15 +334,19 @@ def _shorten_batching(client: Client, cluster: Any) -> None:
     The batching intervals are private attributes; on a Dask that renamed them this is a
     no-op and only latency changes.
     """
-    comm = getattr(client, "scheduler_comm", None)
-    if comm is not None and hasattr(comm, "interval"):
-        comm.interval = 0.001
+    _shorten_client(client)
     scheduler = getattr(cluster, "scheduler", None)
     for streams in (getattr(scheduler, "client_comms", {}), getattr(scheduler, "stream_comms", {})):
         for stream in streams.values():
             if hasattr(stream, "interval"):
                 stream.interval = 0.001
     client.run(_shorten_worker_batching)
+
+
+def _shorten_client(client: Client) -> None:
+    comm = getattr(client, "scheduler_comm", None)
+    if comm is not None and hasattr(comm, "interval"):
+        comm.interval = 0.001
 
 
 def _shorten_worker_batching(dask_worker: Any) -> None:
@@ -317,6 +371,8 @@ def describe_session(session: Session, problems: Mapping[str, str] | None = None
     kind = "external"
     if session.embedded:
         kind = f"embedded {type(session.cluster).__name__}"
+    elif session.shared is not None:
+        kind = f"shared {session.shared.kind}, pid {session.shared.pid}: cellfleet cluster status"
     lines = [f"cluster   {session.address} ({kind})"]
     if not session.alive:
         return f"{lines[0]}: gone (its scheduler no longer answers); the next cell on it says so"

@@ -8,7 +8,8 @@ cellfleet cannot import, gives its versions, and a call of :func:`cellfleet.work
 shows that it loads cellfleet's task code. A bad worker is reported once, in one line naming
 it and the fix; cells are restricted (``workers=``) to the good ones, and a cluster whose
 workers are all bad is a :class:`~cellfleet.errors.ClusterError`. The embedded cluster runs
-this very environment and is not checked.
+this very environment and is not checked, nor is the project's shared cluster when it runs the
+kernel's own environment (``sys.prefix``) and cellfleet version.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cellfleet.cluster.launch import describe
+from cellfleet.cluster.record import discover, paths
 from cellfleet.errors import ClusterError
 from cellfleet.kernel.job import Output, Status
 from cellfleet.kernel.session import Session, connect, describe_session, sessions
@@ -69,7 +72,7 @@ class Placement:
 
     def choose(self) -> list[str] | None:
         """The workers to send the cell to now: ``None`` for any, empty while none can take it."""
-        if self.session.embedded:
+        if self.session.trusted:
             return None
         try:
             workers = self.session.workers()
@@ -137,7 +140,7 @@ def usable_workers(
     every one is bad.
     """
     workers = session.workers() if workers is None else workers
-    if session.embedded:
+    if session.trusted:
         return workers
     found = _check_new(session, workers)
     good = {address: info for address, info in workers.items() if address in session.verdicts}
@@ -169,6 +172,9 @@ def describe_clusters(address: str | None, configured: str | None) -> str:
     if not chosen and configured:
         chosen = [connect(configured)]
     if not chosen:
+        shared = discover(paths().record).record
+        if shared is not None:  # described from its record: connecting is the next cell's business
+            return f"{describe(shared)}\n(this kernel's next %%remote cell runs there)"
         return (
             "cellfleet: no cluster is in use by this kernel: the embedded cluster starts with the first "
             "%%remote cell (%cellfleet status --cluster ADDRESS describes another)"
@@ -177,7 +183,7 @@ def describe_clusters(address: str | None, configured: str | None) -> str:
 
 
 def _describe_one(session: Session) -> str:
-    if not session.alive or session.embedded:
+    if not session.alive or session.trusted:
         return describe_session(session)
     try:
         workers = session.workers()

@@ -5,6 +5,8 @@ takes down the run and its kernel, never the scheduler), or in process by
 ``cellfleet run``. The outcome lands in the store: the status, the failing cell and its
 exception, the failure's class (:mod:`cellfleet.failures`; ``expectation`` when the final
 metrics break the job's ``--expect``), the output notebook, and a log of the run's progress.
+A run that resumes an earlier attempt (a retry, ``cellfleet run --resume``) restores the
+``%%remote`` cells that attempt finished (:mod:`cellfleet.production.resume`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,13 +26,15 @@ from typing import TYPE_CHECKING, Any
 from cellfleet.config import (
     default_url,
     export_run_environment,
-    project_root,
     run_environment,
     store_url_from_environment,
 )
 from cellfleet.failures import classify
 from cellfleet.ids import new_id
+from cellfleet.production.drift import record_environment
+from cellfleet.production.paths import run_paths
 from cellfleet.production.promote import materialize
+from cellfleet.production.resume import RESUME_KEY, check_resumable, mark_restored, resumed_run
 from cellfleet.protocol import FailureClass, RunKind, RunStatus
 
 if TYPE_CHECKING:
@@ -38,21 +43,20 @@ if TYPE_CHECKING:
 __all__ = ["Ending", "execute_run", "main", "run_now", "run_paths"]
 
 
-def run_paths(run_id: str) -> tuple[Path, Path]:
-    """The output notebook and the progress log of a run."""
-    folder = project_root() / ".cellfleet" / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{run_id}.ipynb", folder / f"{run_id}.log"
-
-
 def _environment(
-    run_id: str, notebook: str, url: str, job: dict[str, Any] | None, cluster: str | None = None
+    run_id: str,
+    notebook: str,
+    url: str,
+    job: dict[str, Any] | None,
+    cluster: str | None = None,
+    resume_from: str | None = None,
 ) -> dict[str, str]:
     """What the run's kernel inherits: its run (for cellfleet.log, and the link of its %%remote
-    cells), job, store and cluster (the job's, or ``cellfleet run --cluster``)."""
+    cells), job, store, cluster (the job's, or ``cellfleet run --cluster``) and the run it resumes."""
     if job is None:
-        return run_environment(run_id, notebook, url, scheduler=cluster)
-    return run_environment(run_id, notebook, url, job_id=job["id"], scheduler=job.get("cluster") or cluster)
+        return run_environment(run_id, notebook, url, scheduler=cluster, resume_from=resume_from)
+    cluster = job.get("cluster") or cluster
+    return run_environment(run_id, notebook, url, job_id=job["id"], scheduler=cluster, resume_from=resume_from)
 
 
 def _logger(path: Path) -> logging.Handler:
@@ -139,22 +143,33 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatu
     assert text is not None, f"no notebook version {run['code_hash']}"
     output, _ = run_paths(run_id)
     store.update_run(run_id, output_path=str(output), host=platform.node(), started=time.time())
-    export_run_environment(_environment(run_id, run["notebook"], store.url, job))
+    record_environment(store, run, job)  # and how it differs from the promoted experiment's
+    resume_from = resumed_run(run)
+    export_run_environment(_environment(run_id, run["notebook"], store.url, job, resume_from=resume_from))
     kernel = (job or {}).get("kernel") or run["environment"].get("kernel")
     ending = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
+    if resume_from:
+        mark_restored(output)
     ending = _checked(store, run_id, job, ending)
     jobs.finish_run(run_id, owner, **ending.fields())
     return ending.status
 
 
 def run_now(
-    notebook: str, params: dict[str, Any], kernel: str | None, url: str | None, cluster: str | None = None
+    notebook: str,
+    params: dict[str, Any],
+    kernel: str | None,
+    url: str | None,
+    cluster: str | None = None,
+    resume: str | None = None,
+    expect: Sequence[str] = (),
 ) -> tuple[str, Ending]:
     """A one-off production run (``cellfleet run``): returns its id and how it ended.
 
     ``cluster`` is the Dask scheduler its ``%%remote`` cells use (``CELLFLEET_SCHEDULER`` for
-    its kernel); without it they use the one already configured, or the embedded cluster.
-
+    its kernel), else the one configured, or the embedded cluster. ``resume`` names a failed run
+    of the notebook (``--resume RUN``): the new run is its next attempt, and restores its cells.
+    ``expect``: bounds on its final metrics (``--expect``).
     The store's bookkeeping (SQLAlchemy's import included) happens in a thread while
     papermill starts the kernel, so recording the run adds little to its wall time.
     """
@@ -164,23 +179,44 @@ def run_now(
     if snap.parameters is not None:
         check_params(snap, params)  # without a parameters cell papermill injects at the top, as it does
     from cellfleet.store.database import open_store
-    from cellfleet.store.jobs import JobStore
 
     if url is not None:
         open_store(url)  # a store named by the user is checked before anything runs
     run_id, url = new_id(), url or default_url()
-    environment = {"kernel": kernel, **({"cluster": cluster} if cluster else {})}
-    fields = {"params": params, "started": time.time(), "environment": environment}
+    resumed, attempt = _resumed(url, resume, str(snap.source))
+    environment = {"kernel": kernel, **({"cluster": cluster} if cluster else {}), **resumed}
+    fields = {"params": params, "started": time.time(), "environment": environment, "attempt": attempt}
     problems: list[BaseException] = []
     record = threading.Thread(target=_record_start, args=(url, run_id, snap, text, fields, problems))
     record.start()
-    export_run_environment(_environment(run_id, str(snap.source), url, None, cluster))
+    export_run_environment(_environment(run_id, str(snap.source), url, None, cluster, resumed.get(RESUME_KEY)))
     ending = _papermill(snap.path, run_id, str(snap.source), params, kernel)
     record.join()
     if problems:
         raise problems[0]
-    JobStore(open_store(url)).finish_run(run_id, None, **ending.fields())
-    return run_id, ending
+    return run_id, _finish(open_store(url), run_id, ending, bool(resumed), expect)
+
+
+def _finish(store: Store, run_id: str, ending: Ending, resumed: bool, expect: Sequence[str] = ()) -> Ending:
+    """Record a ``cellfleet run``'s ending (failed when it breaks ``expect``); a resuming run marks
+    the cells it restored."""
+    from cellfleet.store.jobs import JobStore
+
+    ending = _checked(store, run_id, {"expect": list(expect)}, ending)
+    JobStore(store).finish_run(run_id, None, **ending.fields())
+    if resumed:
+        mark_restored(run_paths(run_id)[0])
+    return ending
+
+
+def _resumed(url: str, resume: str | None, notebook: str) -> tuple[dict[str, str], int]:
+    """The environment entry and attempt number of a run that resumes ``resume`` (checked first)."""
+    if resume is None:
+        return {}, 0
+    from cellfleet.store.database import open_store
+
+    previous = check_resumable(open_store(url), resume, notebook)
+    return {RESUME_KEY: previous["id"]}, int(previous.get("attempt") or 0) + 1
 
 
 def _record_start(
@@ -201,9 +237,10 @@ def _record(url: str, run_id: str, snap: Any, text: str, fields: dict[str, Any])
     output, _ = run_paths(run_id)
     store.create_run(
         id=run_id, kind=RunKind.PRODUCTION, notebook=str(snap.source), cell_name=snap.source.stem,
-        code_hash=snap.digest, status=RunStatus.RUNNING, attempt=0, output_path=str(output), host=platform.node(),
+        code_hash=snap.digest, status=RunStatus.RUNNING, output_path=str(output), host=platform.node(),
         **fields,
     )  # fmt: skip
+    record_environment(store, store.get_run(run_id) or {}, None)
 
 
 def _stop_when_orphaned(parent: int) -> None:

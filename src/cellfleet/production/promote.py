@@ -113,28 +113,42 @@ def promote(notebook: str | Path, spec: JobSpec, store: Store) -> dict[str, Any]
 
     The job's params are those of ``spec.from_run``, updated by ``spec.params``.
     """
+    from cellfleet.production.drift import promoted_environment
+    from cellfleet.production.pipelines import check_after
     from cellfleet.store.jobs import JobStore
 
-    params = {**_params_from_run(store, spec.from_run), **spec.params}
+    source = _source_run(store, spec.from_run)
+    params = {**dict((source or {}).get("params") or {}), **spec.params}
+    name = spec.name or Path(notebook).stem
+    check_after(JobStore(store), name, spec.after)
     snap = snapshot(notebook, store)
     check_params(snap, params)
-    fields = {"name": spec.name or snap.source.stem, "notebook": str(snap.source), "version": snap.digest}
-    return JobStore(store).create_job(**fields, params=params, **spec.job_fields())
+    fields = {"name": name, "notebook": str(snap.source), "version": snap.digest, "params": params}
+    environment = promoted_environment(store, source)
+    job = JobStore(store).create_job(**fields, environment=environment, paused=spec.check, **spec.job_fields())
+    if not spec.check:
+        return job
+    from cellfleet.production.check import check_job
+
+    checked = check_job(store, job)
+    return {**JobStore(store).get_job(job["id"]), "check_run": checked}
 
 
 def promotion_summary(notebook: str | Path, job: Mapping[str, Any]) -> str:
     """The line ``cellfleet promote`` and ``%promote`` print for a new job."""
-    when = next_run_text(job) or "when asked (cellfleet jobs run-now)"
-    return (
-        f"promoted {notebook} as job {job['name']} ({job['id']}), version {job['version'][:12]}, "
-        f"{describe_schedule(job['schedule'])}; next run {when}"
-    )
+    next_run = next_run_text(job) or "when asked (cellfleet jobs run-now)"
+    when = f"{describe_schedule(job['schedule'])}; next run {next_run}"
+    if job.get("after"):
+        when = f"next run after each successful run of job {job['after']}"
+    checked = f"; checked by run {job['check_run']}, which succeeded" if job.get("check_run") else ""
+    return f"promoted {notebook} as job {job['name']} ({job['id']}), version {job['version'][:12]}, {when}{checked}"
 
 
-def _params_from_run(store: Store, run: str | None) -> dict[str, Any]:
+def _source_run(store: Store, run: str | None) -> dict[str, Any] | None:
+    """The run ``--from-run`` names (an id or a unique prefix), or ``None`` without one."""
     if not run:
-        return {}
+        return None
     matches = store.find_runs(run)
     if len(matches) != 1:
         raise PromotionError(f"--from-run {run}: no single run matches; list runs with `cellfleet runs ls`")
-    return dict(store.get_run(matches[0])["params"])  # type: ignore[index]
+    return store.get_run(matches[0])

@@ -10,8 +10,12 @@ restarted at any time, and several can share one store:
   kernel, so a timeout or a dying kernel never takes the scheduler down;
 - a failed run is retried as its job's ``--retry-on`` says of its failure class
   (:func:`cellfleet.failures.retried`): ``infra`` retries all but the cell's own exception;
+  a retry resumes the attempt before it, restoring the ``%%remote`` cells that attempt finished
+  (:mod:`cellfleet.production.resume`);
 - a scheduler writes a heartbeat; runs left ``running`` by one that stopped beating (or
   whose process is gone) are marked ``interrupted`` and retried per the job's policy;
+- a job promoted ``--after`` another has no schedule: each successful run of its upstream
+  makes it due, with that run's id and outputs (:mod:`cellfleet.production.pipelines`);
 - a job whose schedule cannot give its next time is *broken* (logged once): it is passed by
   and the other jobs run;
 - an occurrence held back (by the concurrency cap, or by its job's overlap policy) meets the
@@ -39,7 +43,9 @@ from cellfleet.failures import retried
 from cellfleet.production.backlog import superseded
 from cellfleet.production.execute import run_paths
 from cellfleet.production.notify import Notifier
+from cellfleet.production.pipelines import run_inputs, start_downstream
 from cellfleet.production.processes import STOP_GRACE, alive, stop_tree
+from cellfleet.production.resume import resumes
 from cellfleet.production.schedules import Schedule, schedule_problem
 from cellfleet.protocol import Catchup, FailureClass, OccurrenceState, Overlap, RetryOn, RunKind, RunStatus
 from cellfleet.store.database import Store, safe_url
@@ -233,11 +239,12 @@ class Scheduler:
         )  # fmt: skip
 
     def _start(self, job: dict[str, Any], occurrence: dict[str, Any], now: float) -> None:
+        params, upstream = run_inputs(self.store, job, occurrence.get("upstream_run_id"))  # --after: its inputs
         run_id = self.store.create_run(
             kind=RunKind.PRODUCTION, job_id=job["id"], notebook=job["notebook"], cell_name=job["name"],
-            code_hash=job["version"], params=job["params"], status=RunStatus.RUNNING, started=now,
+            code_hash=job["version"], params=params, status=RunStatus.RUNNING, started=now, upstream_run_id=upstream,
             attempt=occurrence["attempt"], owner=self.id, occurrence_id=occurrence["id"],
-            environment={"kernel": job["kernel"], "due": occurrence["due"], "launched": now},
+            environment={"kernel": job["kernel"], "due": occurrence["due"], "launched": now, **resumes(occurrence)},
         )  # fmt: skip
         self.jobs.set_occurrence(occurrence["id"], run_id=run_id)  # linked before anything can crash
         try:
@@ -295,6 +302,7 @@ class Scheduler:
         failure = run.get("failure_class")
         if status == RunStatus.SUCCEEDED:
             self.jobs.close_occurrence(occurrence["id"], occurrence["attempt"], OccurrenceState.DONE)
+            start_downstream(self.jobs, job, child.run_id, now)  # the jobs promoted --after this one
         elif occurrence["attempt"] < job["retries"] and retried(failure, job.get("retry_on")):
             delay = backoff(occurrence["attempt"])
             self.jobs.requeue(occurrence["id"], occurrence["attempt"], now + delay)

@@ -32,11 +32,12 @@ LENGTHS: Mapping[str, int] = {"name": 200, "notify_url": 2000, "param name": 100
 
 JSON_FIELDS: tuple[str, ...] = (
     *("cron", "every", "name", "from_run", "cluster", "timeout", "overlap", "catchup", "notify", "notify_on"),
-    *("kernel", "retries", "concurrency", "retry_on", "expect"),
+    *("kernel", "retries", "concurrency", "retry_on", "expect", "after"),
 )
-"""The promote dialog's option keys besides ``params`` (``notify`` is :attr:`JobSpec.notify_url`)."""
+"""The promote dialog's option keys besides ``params`` (``notify`` is :attr:`JobSpec.notify_url`;
+``--check`` is the CLI's and ``%promote``'s only: it runs the notebook before answering)."""
 
-_TEXT = ("name", "cron", "every", "from_run", "cluster", "timeout", "notify_url", "kernel")
+_TEXT = ("name", "cron", "every", "from_run", "cluster", "timeout", "notify_url", "kernel", "after")
 _ENUMS: Mapping[str, type[enum.Enum]] = {
     "overlap": Overlap,
     "catchup": Catchup,
@@ -77,6 +78,20 @@ def _check_lengths(name: str | None, notify_url: str | None, params: Mapping[str
             raise PromotionError(f"{label} must be at most {LENGTHS[kind]} characters (got {len(text)})")
 
 
+def _check_after(after: str | None, schedule: Schedule | None, check: Any) -> None:
+    if not isinstance(check, bool):
+        raise PromotionError("check must be true or false")
+    if after is None:
+        return
+    if not after.strip() or len(after) > LENGTHS["name"]:
+        raise PromotionError(f"--after must name a job (at most {LENGTHS['name']} characters)")
+    if schedule is not None:
+        raise PromotionError(
+            f"--after {after} runs the job after each successful run of {after}, so it has no schedule of its own: "
+            "drop --cron/--every"
+        )
+
+
 def _whole(value: Any, label: str) -> None:
     low, high = BOUNDS[label]
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -113,6 +128,10 @@ class JobSpec:
     """Which failures :attr:`retries` retry: ``infra`` (all but the cell's own exception) or ``all``."""
     expect: tuple[str, ...] = ()
     """Bounds on the final metrics, like ``"val_loss<0.2"`` (held in their written-out form)."""
+    after: str | None = None
+    """The name of the job whose every successful run starts this one (instead of a schedule)."""
+    check: bool = False
+    """Run the snapshot once, now, before the job is active; a failed run makes no job."""
     schedule: Schedule | None = field(init=False, repr=False)
     """The schedule :attr:`cron` or :attr:`every` gives; ``None``: run on demand."""
     timeout_seconds: float | None = field(init=False, repr=False)
@@ -135,6 +154,7 @@ class JobSpec:
             raise PromotionError(f"expect may hold at most {_MOST_EXPECTATIONS} expectations (got {len(expectations)})")
         object.__setattr__(self, "expect", tuple(str(expectation) for expectation in expectations))
         object.__setattr__(self, "schedule", parse_schedule(self.cron, self.every))
+        _check_after(self.after, self.schedule, self.check)
         seconds = parse_duration(self.timeout, "--timeout") if self.timeout else None
         object.__setattr__(self, "timeout_seconds", seconds)
         if self.notify_url and not self.notify_url.startswith(("http://", "https://")):
@@ -148,6 +168,7 @@ class JobSpec:
             from_run=args.from_run, cluster=args.cluster, retries=args.retries, timeout=args.timeout,
             concurrency=args.concurrency, overlap=args.overlap, catchup=args.catchup, notify_url=args.notify,
             notify_on=args.notify_on, kernel=args.kernel, retry_on=args.retry_on, expect=tuple(args.expect or ()),
+            after=args.after, check=args.check,
         )  # fmt: skip
 
     @classmethod
@@ -177,6 +198,7 @@ class JobSpec:
             "concurrency": self.concurrency, "overlap": self.overlap.value, "catchup": self.catchup.value,
             "notify_url": self.notify_url, "notify_on": self.notify_on.value, "kernel": self.kernel,
             "from_run": self.from_run, "retry_on": self.retry_on.value, "expect": list(self.expect),
+            "after": self.after,
         }  # fmt: skip
 
 
@@ -217,3 +239,9 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notify", metavar="URL", help="POST a JSON summary here")
     parser.add_argument("--notify-on", choices=values_of(NotifyOn), default=NotifyOn.FAILURE.value)
     parser.add_argument("--kernel", help="the kernel to run with (default: the notebook's)")
+    parser.add_argument("--after", metavar="JOB",
+                        help="run after each successful run of JOB, with its run id and cellfleet.output values "
+                             "as parameters (instead of --cron/--every)")  # fmt: skip
+    parser.add_argument("--check", action="store_true",
+                        help="run the notebook once now, on the job's cluster; make the job only if it "
+                             "succeeds")  # fmt: skip

@@ -13,6 +13,7 @@ from tornado import web
 from tornado.web import RequestHandler
 
 from cellfleet.server.base import Handler, quoted
+from cellfleet.server.cluster import ClusterHandler
 from cellfleet.server.feed import ChangesHandler, EventsHandler
 from cellfleet.server.files import ArtifactHandler, OutputHandler
 from cellfleet.server.job_handlers import JobActionHandler, JobHandler, JobsHandler
@@ -35,6 +36,7 @@ _ENDPOINTS: list[tuple[str, type[RequestHandler]]] = [
     (r"jobs", JobsHandler),
     (rf"jobs/{_ID}", JobHandler),
     (rf"jobs/{_ID}/(pause|resume|run-now)", JobActionHandler),
+    (r"cluster", ClusterHandler),
 ]
 
 ENDPOINTS = ", ".join(pattern.replace(_ID, "ID").replace("(", "").replace(")", "") for pattern, _ in _ENDPOINTS)

@@ -47,7 +47,8 @@ class RunsHandler(Handler):
 
 
 class RunHandler(Handler):
-    """``GET runs/<id>``: one run, its metric series, artifacts and output excerpt."""
+    """``GET runs/<id>``: one run (with its ``upstream_run_id`` and ``environment_warning``), its
+    metric series, artifacts, output excerpt and declared outputs (``cellfleet.output``)."""
 
     @web.authenticated
     async def get(self, run_id: str) -> None:
@@ -56,8 +57,11 @@ class RunHandler(Handler):
     def _detail(self, run_id: str) -> dict[str, Any]:
         run = self.run_or_404(run_id)
         artifacts = [{k: a[k] for k in ("id", "name", "media_type", "size")} for a in self.store.list_artifacts(run_id)]
+        from cellfleet.store.outputs import outputs_of
+
         run = self.shown([run])[0]
-        return {"run": run, "metrics": self.store.metric_series(run_id), "artifacts": artifacts}
+        metrics, outputs = self.store.metric_series(run_id), outputs_of(self.store, run_id)
+        return {"run": run, "metrics": metrics, "artifacts": artifacts, "outputs": outputs}
 
 
 class CompareHandler(Handler):

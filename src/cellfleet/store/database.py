@@ -324,7 +324,7 @@ class Store:
         self.engine.dispose()
 
 
-_JSON_FIELDS = ("params", "inputs", "environment", "directions")
+_JSON_FIELDS = ("params", "inputs", "environment", "directions", "environment_drift")
 _ORDERED_JSON_FIELDS = ("directions",)  # in the order given, not sorted: a cell's first objective is its primary
 
 

@@ -21,7 +21,7 @@ from cellfleet.store.schema import jobs, notebook_versions, occurrences, runs, s
 
 __all__ = ["JobStore"]
 
-_JOB_JSON = ("params", "expect")
+_JOB_JSON = ("params", "expect", "environment")
 
 
 class JobStore:
@@ -54,6 +54,8 @@ class JobStore:
         row = {"id": uuid.uuid4().hex[:10], "created": now, "checked_until": now, **fields}
         row["params"] = encode_json(row.get("params") or {})
         row["expect"] = encode_json(list(row.get("expect") or []))
+        if row.get("environment") is not None:
+            row["environment"] = encode_json(row["environment"])
         try:
             with self.engine.begin() as connection:
                 connection.execute(sa.insert(jobs).values(**row))
@@ -70,7 +72,9 @@ class JobStore:
         with self.engine.connect() as connection:
             prefix = jobs.c.id.startswith(key, autoescape=True)
             query = sa.select(jobs).where(sa.or_(jobs.c.id == key, jobs.c.name == key, prefix))
-            rows = connection.execute(query.limit(2)).mappings().all()
+            rows = connection.execute(query.limit(3)).mappings().all()
+        exact = [row for row in rows if key in (row["id"], row["name"])]  # a name beats an id prefix
+        rows = exact[:1] or rows
         if len(rows) != 1:
             problem = "no job" if not rows else "several jobs match"
             raise PromotionError(f"{problem} {key!r}: list jobs with `cellfleet jobs ls`", problem="missing")
@@ -80,6 +84,20 @@ class JobStore:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(jobs).order_by(jobs.c.created)).mappings().all()
         return [_decoded_job(dict(row)) for row in rows]
+
+    def downstream_jobs(self, name: str) -> list[dict[str, Any]]:
+        """The jobs that run after each successful run of the job ``name`` (``--after``)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(jobs).where(jobs.c.after == name).order_by(jobs.c.created)).mappings()
+            return [_decoded_job(dict(row)) for row in rows]
+
+    def last_success(self, job_id: str) -> str | None:
+        """The id of the job's newest succeeded run, if any."""
+        query = sa.select(runs.c.id).where(runs.c.job_id == job_id, runs.c.parent_id.is_(None))
+        query = query.where(runs.c.status == RunStatus.SUCCEEDED).order_by(runs.c.created.desc()).limit(1)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return row[0] if row else None
 
     def update_job(self, job_id: str, **fields: Any) -> None:
         with self.engine.begin() as connection:
@@ -99,15 +117,13 @@ class JobStore:
 
     # occurrences ----------------------------------------------------------------
 
-    def add_occurrence(self, job_id: str, due: float) -> bool:
-        """Record that ``job_id`` is due at ``due``; False when some scheduler already did."""
+    def add_occurrence(self, job_id: str, due: float, upstream_run_id: str | None = None) -> bool:
+        """Record that ``job_id`` is due at ``due`` (made due by ``upstream_run_id``, for an
+        ``--after`` job); False when some scheduler already did."""
+        fields = {"job_id": job_id, "due": due, "attempt": 0, "not_before": due, "upstream_run_id": upstream_run_id}
         try:
             with self.engine.begin() as connection:
-                connection.execute(
-                    sa.insert(occurrences).values(
-                        job_id=job_id, due=due, state=OccurrenceState.QUEUED, attempt=0, not_before=due
-                    )
-                )
+                connection.execute(sa.insert(occurrences).values(state=OccurrenceState.QUEUED, **fields))
         except sa.exc.IntegrityError:
             return False
         return True

@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from cellfleet.environment import DIGEST, describe, distributions
 from cellfleet.failures import failure_of
 from cellfleet.ids import new_id
 from cellfleet.protocol import FailureClass, RunStatus
@@ -189,9 +190,11 @@ class RunRecorder:
         self.latest: dict[str, float] = {}
         self.started: float | None = None
         if run_id is None:
-            fields.setdefault("environment", _kernel_environment())
             fields.setdefault("owner", process_owner())
-            writer.call(lambda store: store.create_run(id=self.run_id, status=RunStatus.QUEUED, **fields))
+            writer.call(partial(self._create, fields))
+
+    def _create(self, fields: dict[str, Any], store: Store) -> None:
+        store.create_run(id=self.run_id, status=RunStatus.QUEUED, **_with_environment(store, fields))
 
     def running(self, worker: str | None, gpu: str | None) -> None:
         self.started = time.time()
@@ -214,6 +217,15 @@ class RunRecorder:
     def artifact(self, name: str, data: bytes, media_type: str) -> None:
         self.writer.call(lambda store: store.add_artifact(self.run_id, name, data, media_type))
 
+    def declare(self, outputs: dict[str, str]) -> None:
+        """Store the run's declared outputs (name -> JSON text), and wait until they are written:
+        a downstream job reads them as soon as this run ends."""
+        from cellfleet.store.outputs import save_output
+
+        for name, text in outputs.items():
+            self.writer.call(partial(save_output, run_id=self.run_id, name=name, text=text))
+        self.writer.flush()
+
     def finish(self, status: RunStatus, error: str | None = None, **fields: Any) -> None:
         """Record the ending: ``succeeded``, ``failed``, ``cancelled`` or ``timed_out``. A failed one's
         ``failure_class`` (a :class:`~cellfleet.protocol.FailureClass`) is kept; any other ending,
@@ -223,8 +235,20 @@ class RunRecorder:
         self.writer.call(lambda store: store.update_run(self.run_id, **changes))
 
 
-def _kernel_environment() -> dict[str, str]:
-    return {"python": platform.python_version(), "kernel_host": platform.node()}
+def _with_environment(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with this kernel's environment, unless they hold one (computed in the writer
+    thread, once per process: off the cell's path); its distributions are kept in the store."""
+    if "environment" in fields:
+        return fields
+    _keep_distributions(store)
+    return {**fields, "environment": {**describe(), "kernel_host": platform.node()}}
+
+
+@functools.cache
+def _keep_distributions(store: Store) -> None:
+    from cellfleet.store.outputs import save_distributions
+
+    save_distributions(store, describe()[DIGEST], distributions())
 
 
 _OWNER_PREFIX = "kernel:"

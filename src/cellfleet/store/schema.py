@@ -9,6 +9,8 @@ store brings it up to date inside one transaction.
 | 4 | runs.directions (which way is better for each metric, as the cell declared) |
 | 5 | runs.parent_id (the production run a remote cell ran inside) |
 | 6 | runs.failure_class (why a run failed); jobs.retry_on (which failures it retries), jobs.expect (--expect) |
+| 7 | jobs.after, .environment; runs.upstream_run_id, .environment_warning, .environment_drift; |
+|   | occurrences.upstream_run_id; run_outputs (cellfleet.output), environments (distribution lists) |
 """
 
 from __future__ import annotations
@@ -27,18 +29,20 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "artifacts",
+    "environments",
     "jobs",
     "metrics",
     "notebook_versions",
     "occurrences",
     "results",
+    "run_outputs",
     "runs",
     "schedulers",
     "schema_version",
     "upgrade",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 RUN_STATUSES = values_of(RunStatus)
 
 metadata = sa.MetaData()
@@ -78,6 +82,9 @@ runs = sa.Table(
     sa.Column("directions", sa.Text),  # schema 4: {metric: "min" | "max"} the cell declared
     sa.Column("parent_id", sa.String(32)),  # schema 5: the production run a remote cell ran inside
     sa.Column("failure_class", sa.String(24)),  # schema 6: a FailureClass value, for a failed ending
+    sa.Column("upstream_run_id", sa.String(32)),  # schema 7: the run of the --after job that started this one
+    sa.Column("environment_warning", sa.Text),  # schema 7: how its environment differs from the promoted one
+    sa.Column("environment_drift", sa.Text),  # schema 7: JSON list of {name, promoted, now}
     sa.Index("runs_by_notebook", "notebook", "created"),
     sa.Index("runs_by_status", "status"),
     sa.Index("runs_by_group", "group_id"),
@@ -148,6 +155,8 @@ jobs = sa.Table(  # schema 3
     sa.Column("checked_until", sa.Float, nullable=False),
     sa.Column("retry_on", sa.String(8), default=RetryOn.INFRA.value, server_default=RetryOn.INFRA.value),  # schema 6
     sa.Column("expect", sa.Text, default="[]", server_default="[]"),  # schema 6: JSON list of "metric<bound"
+    sa.Column("after", sa.String(256)),  # schema 7: the name of the job whose successful runs start this one
+    sa.Column("environment", sa.Text),  # schema 7: JSON, the promoted experiment's environment (and its run)
 )
 
 occurrences = sa.Table(  # schema 3: one row per (job, due time); the unique key makes it run once
@@ -162,6 +171,7 @@ occurrences = sa.Table(  # schema 3: one row per (job, due time); the unique key
     sa.Column("claimed_by", sa.String(64)),
     sa.Column("run_id", sa.String(32)),
     sa.Column("runner_pid", sa.Integer),
+    sa.Column("upstream_run_id", sa.String(32)),  # schema 7: the upstream run that made it due (--after)
     sa.UniqueConstraint("job_id", "due", name="one_occurrence_per_due_time"),
     sa.Index("occurrences_by_state", "state", "not_before"),
 )
@@ -173,6 +183,23 @@ schedulers = sa.Table(  # schema 3: live schedulers and their heartbeats
     sa.Column("host", sa.Text, nullable=False),
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("heartbeat", sa.Float, nullable=False),
+)
+
+run_outputs = sa.Table(  # schema 7: cellfleet.output(name=value), one JSON value per name
+    "run_outputs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+environments = sa.Table(  # schema 7: every distribution behind an environment digest, kept once
+    "environments",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("distributions", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
 )
 
 _SCHEMA_2_COLUMNS = (("runs", "cached_from", "VARCHAR(32)"), ("runs", "job_id", "VARCHAR(32)"))
@@ -189,8 +216,18 @@ _SCHEMA_6_COLUMNS = (
     ("jobs", "retry_on", f"VARCHAR(8) DEFAULT '{RetryOn.INFRA.value}'"),
     ("jobs", "expect", "TEXT DEFAULT '[]'"),
 )
-_LATER_JOB_COLUMNS = {column for table, column, _ in _SCHEMA_6_COLUMNS if table == "jobs"}
+_SCHEMA_7_COLUMNS = (
+    ("runs", "upstream_run_id", "VARCHAR(32)"),
+    ("runs", "environment_warning", "TEXT"),
+    ("runs", "environment_drift", "TEXT"),
+    ("jobs", "after", "VARCHAR(256)"),
+    ("jobs", "environment", "TEXT"),
+    ("occurrences", "upstream_run_id", "VARCHAR(32)"),
+)
+_AFTER_3 = (*_SCHEMA_6_COLUMNS, *_SCHEMA_7_COLUMNS)
+_LATER_JOB_COLUMNS = {column for table, column, _ in _AFTER_3 if table == "jobs"}
 """The jobs columns added after schema 3 made the table (left out when schema 3 makes it)."""
+_LATER_OCCURRENCE_COLUMNS = {column for table, column, _ in _AFTER_3 if table == "occurrences"}
 
 
 def schema_version(connection: sa.Connection) -> int:
@@ -202,7 +239,7 @@ def schema_version(connection: sa.Connection) -> int:
 
 def _upgrade_to_1(connection: sa.Connection) -> None:
     """Schema 1: runs (without the columns later versions add), metrics, artifacts."""
-    later = (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS, *_SCHEMA_5_COLUMNS, *_SCHEMA_6_COLUMNS)
+    later = (*_SCHEMA_2_COLUMNS, *_SCHEMA_3_COLUMNS, *_SCHEMA_4_COLUMNS, *_SCHEMA_5_COLUMNS, *_AFTER_3)
     added_later = {column for table, column, _ in later if table == "runs"}
     version_1 = sa.MetaData()
     for table in (meta, metrics, artifacts):
@@ -230,9 +267,13 @@ def _upgrade_to_2(connection: sa.Connection) -> None:
 def _upgrade_to_3(connection: sa.Connection) -> None:
     _add_columns(connection, _SCHEMA_3_COLUMNS)
     version_3 = sa.MetaData()
-    for table in (notebook_versions, occurrences, schedulers):
+    for table in (notebook_versions, schedulers):
         table.to_metadata(version_3)
     sa.Table("jobs", version_3, *(c._copy() for c in jobs.columns if c.name not in _LATER_JOB_COLUMNS))
+    kept = [c._copy() for c in occurrences.columns if c.name not in _LATER_OCCURRENCE_COLUMNS]
+    occurrences_3 = sa.Table("occurrences", version_3, *kept)
+    sa.UniqueConstraint(occurrences_3.c.job_id, occurrences_3.c.due, name="one_occurrence_per_due_time")
+    sa.Index("occurrences_by_state", occurrences_3.c.state, occurrences_3.c.not_before)
     version_3.create_all(connection)
 
 
@@ -248,6 +289,11 @@ def _upgrade_to_6(connection: sa.Connection) -> None:
     _add_columns(connection, _SCHEMA_6_COLUMNS)
 
 
+def _upgrade_to_7(connection: sa.Connection) -> None:
+    _add_columns(connection, _SCHEMA_7_COLUMNS)
+    metadata.create_all(connection, tables=[run_outputs, environments])
+
+
 _UPGRADES = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
@@ -255,6 +301,7 @@ _UPGRADES = {
     4: _upgrade_to_4,
     5: _upgrade_to_5,
     6: _upgrade_to_6,
+    7: _upgrade_to_7,
 }
 
 

@@ -8,8 +8,9 @@ from the shipped inputs. To behave the same, the worker:
 - puts stand-ins for the notebook-only names (``Out``, ``In``, ``get_ipython``) that raise a
   one-line error naming what is unavailable;
 - fingerprints each input before and after the cell (pickled out of band: large buffers are
-  checksummed where they are, never copied), so in-place changes (``lst.append(1)``,
-  ``p.v = 9``) come back like assignments.
+  checksummed where they are, never copied; read-only ones, such as those of large inputs
+  kept on the cluster (:mod:`cellfleet.worker.frozen`), cannot change, so only their identity
+  counts), so in-place changes (``lst.append(1)``, ``p.v = 9``) come back like assignments.
 
 :func:`changes` then lists every name the cell assigned (statically or not: ``global``
 writes from functions, star imports, ``exec``), changed in place, or deleted.
@@ -18,6 +19,7 @@ writes from functions, star imports, ``exec``), changed in place, or deleted.
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import types
 import zlib
@@ -28,6 +30,7 @@ from typing import Any
 import cloudpickle
 
 from cellfleet.rebind import bind_globals, main_functions
+from cellfleet.worker.frozen import Frozen
 
 __all__ = ["Changes", "Start", "build", "changes"]
 
@@ -82,20 +85,32 @@ def _unavailable_message(name: str) -> str:
 
 
 def build(
-    packed: dict[str, bytes], handles: dict[str, Any], unavailable: Iterable[str]
+    packed: dict[str, bytes],
+    handles: dict[str, Any],
+    unavailable: Iterable[str],
+    writable: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], Start]:
-    """The cell's namespace from its shipped inputs, and its starting state."""
+    """The cell's namespace from its shipped inputs (those sent out of band among ``handles``,
+    as :class:`Frozen`: copies of their own for the ``writable`` names), and its starting state."""
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     for name, blob in packed.items():
-        try:
-            namespace[name] = cloudpickle.loads(blob)
-        except Exception as error:
-            raise InputError(name, error) from None
+        namespace[name] = _load(name, lambda blob=blob: cloudpickle.loads(blob))
+    for name, value in handles.items():
+        if isinstance(value, Frozen):
+            namespace[name] = _load(name, functools.partial(value.load, writable=name in writable))
+    handles = {name: value for name, value in handles.items() if not isinstance(value, Frozen)}
     _adopt_all(namespace)
     prints = {n: p for n, v in namespace.items() if not _is_dunder(n) and (p := fingerprint(v)) is not None}
     namespace.update(handles)
     namespace.update({name: Unavailable(name) for name in unavailable if name not in namespace})
     return namespace, Start(objects=dict(namespace), prints=prints)
+
+
+def _load(name: str, load: Any) -> Any:
+    try:
+        return load()
+    except Exception as error:
+        raise InputError(name, error) from None
 
 
 def _adopt_all(namespace: dict[str, Any]) -> None:
@@ -134,6 +149,9 @@ def fingerprint(value: Any) -> bytes | None:
     digest = hashlib.blake2b(header, digest_size=16)
     for buffer in buffers:
         raw = buffer.raw()
+        if raw.readonly:  # its memory cannot change while the cell holds it: who exports it is enough
+            digest.update(b"r" + id(raw.obj).to_bytes(8, "little") + raw.nbytes.to_bytes(8, "little"))
+            continue
         digest.update(zlib.crc32(raw).to_bytes(4, "little") + raw.nbytes.to_bytes(8, "little"))
     return digest.digest()
 

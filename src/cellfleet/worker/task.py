@@ -5,6 +5,12 @@ remote handles, which Dask resolves in place), runs the code with its output cap
 and returns a :class:`CellOutcome`: small results pickled, large and GPU-resident ones
 left in a per-process stash from which :func:`take` moves them into Dask's memory as
 their own keys, where later cells use them without passing through the notebook.
+
+The cell runs seceded from the worker's thread pool (as in ``worker_client``), so what it fans
+out over the cluster (``.compute()``, ``.persist()``, ``get_client().submit``) can run on its own
+worker too; its resources (``GPU``, ``CPU``, ``MEMORY``) stay held until it ends. Persisted
+collections it assigns come back as graphs of futures, stashed here until the notebook holds
+them (:mod:`cellfleet.kernel.persisted`, :func:`release_stash`).
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cloudpickle
@@ -38,16 +45,18 @@ from cellfleet.protocol import (
     encode_event,
 )
 from cellfleet.worker.capture import Capture, install_worker_hooks
+from cellfleet.worker.frozen import READ_ONLY_NOTE
 from cellfleet.worker.memory import gpu_memory_note
 from cellfleet.worker.namespace import Changes, InputError, Start, build, changes
 from cellfleet.worker.rich import flush_figures, mime_bundle
-from cellfleet.worker.values import describe, is_gpu_resident, measure, to_host
+from cellfleet.worker.values import describe, is_gpu_resident, is_persisted, measure, to_host
 
 __all__ = [
     "CellInterrupted",
     "interrupt",
     "pull",
     "ready",
+    "release_stash",
     "run_cell",
     "running_cells",
     "take",
@@ -87,20 +96,14 @@ def _worker_gpu() -> str | None:
     return _gpu_name[0]
 
 
-_TRACKED_PACKAGES = ("numpy", "pandas", "torch", "cupy", "dask", "distributed", "sklearn", "cudf", "jax")
-
-
 def _environment() -> tuple[str, dict[str, str]]:
-    """The worker's host, Python, and versions of key packages the cell has imported."""
+    """The worker's host, and its environment: Python, key packages and the digest of every
+    installed distribution (:func:`cellfleet.environment.describe`, computed once per worker)."""
     import platform
-    import sys
 
-    versions = {"python": platform.python_version()}
-    for name in _TRACKED_PACKAGES:
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = str(getattr(module, "__version__", "?"))
-    return platform.node(), versions
+    from cellfleet.environment import describe
+
+    return platform.node(), describe()
 
 
 Emit = Callable[[Event], None]
@@ -129,8 +132,12 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     namespace, start = None, Start()
     with capture, _registered(spec.cell_id):
         try:
-            namespace, start = build(packed, dict(zip(handle_names, handles, strict=True)), spec.unavailable)
-            value = _execute(spec, namespace)
+            namespace, start = build(
+                packed, dict(zip(handle_names, handles, strict=True)), spec.unavailable, spec.writable
+            )
+            with _seceded(worker):
+                value = _execute(spec, namespace)
+                _settle_persisted(namespace, start)
             for data, metadata in flush_figures(capture.figures_before):
                 capture.display(data, metadata)
             if spec.displays_last and value is not None:
@@ -155,6 +162,39 @@ def _send_outcome(emit: Emit | None, cell_id: str, outcome: CellOutcome) -> None
     blob = cloudpickle.dumps(outcome, protocol=5)
     small = len(blob) <= OUTCOME_EVENT_LIMIT
     emit(OutcomeReady(cell_id, blob if small else None))  # None: the notebook gathers the result
+
+
+@contextmanager
+def _seceded(worker: Any) -> Iterator[None]:
+    """Leave the worker's thread pool while the cell runs (outside a worker: nothing to leave)."""
+    if worker is None:
+        yield
+        return
+    from distributed import rejoin, secede
+
+    secede()
+    try:
+        yield
+    finally:
+        rejoin()
+
+
+def _settle_persisted(namespace: dict[str, Any], start: Start) -> None:
+    """Wait (seceded) until the collections the cell persisted are in the cluster's memory: the
+    scheduler then knows their keys before the notebook, told by the outcome, asks for them.
+    Collections the cell read and left as they were are the notebook's already."""
+    made = [v for n, v in namespace.items() if start.objects.get(n) is not v and is_persisted(v)]
+    futures = [f for value in made for f in _futures_of(value)]
+    if futures:
+        from distributed import wait
+
+        wait(futures)
+
+
+def _futures_of(value: Any) -> list[Any]:
+    from distributed import futures_of
+
+    return list(futures_of(value))
 
 
 class _registered:
@@ -203,6 +243,8 @@ def _failure(error: BaseException, spec: CellSpec, address: str | None, gpu: str
     lines += traceback.format_exception_only(type(error), error)
     kind, message = type(error), str(error)
     note = gpu_memory_note(gpu) if cuda_oom(kind.__name__, message, kind.__module__) else ""
+    if isinstance(error, ValueError) and "read-only" in message:
+        note = READ_ONLY_NOTE
     return RemoteFailure(
         kind.__name__, message, [line.rstrip("\n") for line in lines], _pickled(error), classify(error).value, note
     )
@@ -238,8 +280,14 @@ def _keep_reason(spec: CellSpec, name: str, value: Any) -> KeepReason | None:
 
 def _split_results(spec: CellSpec, found: Changes, namespace: dict[str, Any], outcome: CellOutcome) -> None:
     stash: dict[str, Any] = {}
+    persisted = []
     for name in (*found.assigned, *found.mutated):
         value = namespace[name]
+        if is_persisted(value):  # its graph of futures comes back; the stash holds them meanwhile
+            outcome.values[name] = cloudpickle.dumps(value, protocol=5)
+            stash[name] = value
+            persisted.append(name)
+            continue
         reason = _keep_reason(spec, name, value)
         if reason is None:
             try:
@@ -249,6 +297,7 @@ def _split_results(spec: CellSpec, found: Changes, namespace: dict[str, Any], ou
                 reason = KeepReason.UNPICKLABLE
         stash[name] = value
         outcome.kept[name] = describe(value, reason)
+    outcome.persisted = tuple(persisted)
     outcome.mutated = tuple(name for name in found.mutated if name not in outcome.kept)
     outcome.deleted = found.deleted
     if stash:
@@ -288,6 +337,16 @@ def take(
         raise HandleError(f"recomputing {name!r} failed ({reason}): run the cell that assigns it again")
     with _state_lock:
         return _STASH.pop(outcome.stash)[name]
+
+
+def release_stash(token: str, names: tuple[str, ...]) -> None:
+    """Drop a cell's persisted collections from its stash, once the notebook holds them."""
+    with _state_lock:
+        entry = _STASH.get(token, {})
+        for name in names:
+            entry.pop(name, None)
+        if not entry:
+            _STASH.pop(token, None)
 
 
 def pull(value: Any) -> Any:

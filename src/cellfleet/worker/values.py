@@ -7,7 +7,7 @@ from typing import Any
 
 from cellfleet.protocol import KeepReason, ValueInfo
 
-__all__ = ["describe", "is_gpu_resident", "measure", "to_host"]
+__all__ = ["describe", "is_gpu_resident", "is_persisted", "measure", "to_host"]
 
 
 def _qualified_type(value: Any) -> str:
@@ -33,6 +33,20 @@ def is_gpu_resident(value: Any) -> bool:
         except Exception:  # a module whose parameters cannot be listed is not known to be on a GPU
             return False
     return False
+
+
+def is_persisted(value: Any) -> bool:
+    """Whether ``value`` is a Dask collection backed by futures (persisted on a cluster)."""
+    from dask.base import is_dask_collection
+
+    if not is_dask_collection(value):
+        return False
+    from distributed import futures_of
+
+    try:
+        return bool(futures_of(value))
+    except Exception:  # a collection whose graph cannot be walked is not treated as persisted
+        return False
 
 
 def measure(value: Any) -> int | None:
