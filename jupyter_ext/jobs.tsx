@@ -2,6 +2,7 @@
 import * as React from 'react';
 
 import { CellfleetApi, LiveFeed } from './api';
+import { chainOf } from './chain';
 import { formatDuration, runDuration } from './logic';
 import type { IJob, IJobDetail, IRun } from './tokens';
 
@@ -82,6 +83,14 @@ function RunTable(props: {
             <td className={`cf-status-${run.status}`}>
               {run.status}
               {run.failure_class ? ` (${run.failure_class})` : ''}
+              {run.environment_warning ? (
+                <div
+                  className="cf-env-warning"
+                  title="the promoted experiment's environment differs"
+                >
+                  ⚠ environment: {run.environment_warning}
+                </div>
+              ) : null}
             </td>
             <td>{formatDuration(runDuration(run))}</td>
             <td>
@@ -100,9 +109,32 @@ function RunTable(props: {
   );
 }
 
+/** The `--after` chain the job is part of, the link where it broke marked. */
+function Chain(props: { job: IJob; jobs: IJob[] }): JSX.Element | null {
+  const links = chainOf(props.job, props.jobs);
+  if (!links.length) {
+    return null;
+  }
+  return (
+    <ol className="cf-chain" aria-label={`pipeline of ${props.job.name}`}>
+      {links.map(link => (
+        <li
+          key={link.name}
+          className={`cf-status-${link.status ?? 'none'}${link.broken ? ' cf-chain-broken' : ''}`}
+          aria-current={link.current ? 'true' : undefined}
+        >
+          {link.name}: {link.status ?? 'never run'}
+          {link.broken ? ` (${link.failureClass ?? 'failed'}: the chain stopped here)` : ''}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
 function JobCard(props: {
   api: CellfleetApi;
   job: IJob;
+  jobs: IJob[];
   act: (job: IJob, action: 'pause' | 'resume' | 'run-now' | 'delete') => void;
   openOutput: (run: IRun) => void;
 }): JSX.Element {
@@ -138,6 +170,7 @@ function JobCard(props: {
           </>
         ) : null}
       </dl>
+      <Chain job={job} jobs={props.jobs} />
       {job.state === 'broken' ? (
         <div className="cf-job-problem cf-error" role="alert">
           ⚠ broken: {job.problem}; it runs only when asked (Run now) until it is deleted and the
@@ -218,7 +251,14 @@ export function JobsView(props: {
       </div>
       <ul className="cf-job-list">
         {(jobs ?? []).map(job => (
-          <JobCard key={job.id} api={props.api} job={job} act={act} openOutput={props.openOutput} />
+          <JobCard
+            key={job.id}
+            api={props.api}
+            job={job}
+            jobs={jobs ?? []}
+            act={act}
+            openOutput={props.openOutput}
+          />
         ))}
       </ul>
     </div>

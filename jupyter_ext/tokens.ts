@@ -80,6 +80,10 @@ export interface IRun {
   output_notebook?: string | null;
   output?: string;
   final_metrics?: Record<string, number>;
+  /** The run of the `--after` job that started this production run. */
+  upstream_run_id?: string | null;
+  /** How its environment differs from the promoted experiment's (`numpy 2.1.0 -> 2.2.0`). */
+  environment_warning?: string | null;
 }
 
 export interface IRunPage {
@@ -137,7 +141,13 @@ export interface IJob {
   state: JobState;
   problem: string | null;
   next_run?: number | null;
-  last_run?: { id: string; status: RunStatus; created: number; ended: number | null } | null;
+  last_run?: {
+    id: string;
+    status: RunStatus;
+    failure_class?: string | null;
+    created: number;
+    ended: number | null;
+  } | null;
 }
 
 export interface IJobDetail {

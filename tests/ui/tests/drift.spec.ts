@@ -25,9 +25,12 @@ else:
         run = store.create_run(kind="production", job_id=job["id"], status="succeeded",
                                started=time.time() - 86400 * (3 - day))
         store.log_metrics([MetricPoint(run, "loss", loss, 0)])
+    store.update_run(run, environment_warning="numpy 2.1.0 -> 2.2.0")
+    store.create_run(kind="production", job_id=job["id"], status="failed", failure_class="user",
+                     started=time.time() - 60)
 `;
 
-test('a job shows its runs drifting from the experiment it came from', async ({
+test('a job shows its runs drifting from the experiment it came from, and its pipeline', async ({
   page,
   tmpPath
 }) => {
@@ -41,6 +44,7 @@ test('a job shows its runs drifting from the experiment it came from', async ({
     execFileSync('python', ['-c', RECORD, ...args], { encoding: 'utf-8' }).trim();
   const experiment = python('experiment', file);
   execFileSync('cellfleet', ['promote', file, '--name', 'drifting', '--from-run', experiment]);
+  execFileSync('cellfleet', ['promote', file, '--name', 'after-drifting', '--after', 'drifting']);
   python('production', 'drifting');
 
   await page.sidebar.openTab('cellfleet-experiments');
@@ -53,7 +57,18 @@ test('a job shows its runs drifting from the experiment it came from', async ({
   await expect(chart).toHaveAttribute('data-series', '2');
   await expect(chart).toHaveAttribute('data-legend', 'production runs, promoted experiment');
   await expect(chart).toHaveAttribute('data-y-axis', 'loss');
-  await expect(job.getByRole('table', { name: 'runs of drifting' }).locator('tr')).toHaveCount(3);
+  const table = job.getByRole('table', { name: 'runs of drifting' });
+  await expect(table.locator('tr')).toHaveCount(4);
+  await expect(table.locator('.cf-env-warning')).toHaveText('⚠ environment: numpy 2.1.0 -> 2.2.0');
+  await expect(table).toContainText('failed (user)');
+  // The pipeline: the job after it shows the chain, and that it stopped at this one.
+  const chain = panel.locator('[data-job="after-drifting"]').getByRole('list', {
+    name: 'pipeline of after-drifting'
+  });
+  await expect(chain.locator('li')).toHaveText([
+    'drifting: failed (user: the chain stopped here)',
+    'after-drifting: never run'
+  ]);
   await expect(chart.locator('canvas')).toBeVisible();
   await job.screenshot({ path: path.join(__dirname, '..', 'screenshots', 'job-drift-light.png') });
 });
