@@ -29,6 +29,7 @@ PUBLIC = {
     "log",
     "log_artifact",
     "output",
+    "publish",
     "runs",
     "unload_ipython_extension",
 }

@@ -33,6 +33,7 @@ _LAZY = {
     "log": "experiment",
     "log_artifact": "experiment",
     "output": "experiment",
+    "publish": "experiment",
     "runs": "store.queries",
 }
 
@@ -72,6 +73,7 @@ __all__ = [
     "log",
     "log_artifact",
     "output",
+    "publish",
     "runs",
     "unload_ipython_extension",
 ]

@@ -1,4 +1,4 @@
-"""The logging API cells call: ``cellfleet.log``, ``cellfleet.log_artifact`` and ``cellfleet.output``.
+"""The API cells call: ``cellfleet.log``, ``cellfleet.log_artifact``, ``cellfleet.output`` and ``cellfleet.publish``.
 
 Inside a remote cell (or variant) the values travel with the cell's output and reach the
 store while the cell runs; in a local cell they are recorded against a run for that cell
@@ -21,7 +21,7 @@ from cellfleet.protocol import UPSTREAM_PARAMETER
 from cellfleet.worker.capture import active_capture
 from cellfleet.worker.pruning import stop_if_pruned
 
-__all__ = ["OUTPUT_LIMIT", "RESERVED_OUTPUTS", "log", "log_artifact", "output"]
+__all__ = ["OUTPUT_LIMIT", "RESERVED_OUTPUTS", "log", "log_artifact", "output", "publish"]
 
 _MEDIA_TYPES = {
     ".png": "image/png",
@@ -116,6 +116,28 @@ def output(**values: Any) -> None:
     from cellfleet.kernel.context import local_recorder
 
     local_recorder().declare(texts)
+
+
+def publish(**values: Any) -> None:
+    """Keep values on the cluster under their names, beyond this kernel: ``cellfleet.publish(model=model)``.
+
+    Inside a ``%%remote`` cell each value stays in the worker's memory, the very object the cell
+    made; in a local cell a remote handle or persisted collection is published where it is, and
+    another value is sent to the cluster. ``%attach NAME`` in any kernel on that cluster gives a
+    handle to it, ``%cellfleet datasets`` lists them, ``%unpublish NAME`` removes one; a name
+    published again is replaced.
+    """
+    if active_capture() is not None:
+        from cellfleet.worker.published import publish_here
+
+        replaced = publish_here(values)
+        print(f"cellfleet: published {', '.join(values)}: %attach {' '.join(values)} in any kernel on this cluster")
+        if replaced:
+            print(f"cellfleet: replaced the {', '.join(replaced)} published before")
+        return
+    from cellfleet.kernel.published import publish_local
+
+    publish_local(values)
 
 
 def _json_text(name: str, value: Any) -> str:

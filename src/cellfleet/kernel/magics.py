@@ -1,7 +1,8 @@
-"""The IPython magics: ``%%remote``, ``%pull``, ``%wait`` and ``%cellfleet``.
+"""The IPython magics: ``%%remote``, ``%pull``, ``%wait``, ``%attach``, ``%unpublish`` and ``%cellfleet``.
 
 Each magic parses its arguments (mistakes raise ``UsageError`` saying the fix), then calls
-into :mod:`cellfleet.kernel.remote` or :mod:`cellfleet.kernel.session`.
+into :mod:`cellfleet.kernel.remote`, :mod:`cellfleet.kernel.published` or
+:mod:`cellfleet.kernel.commands` (``%cellfleet``'s subcommands).
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from cellfleet.config import load_settings, parse_size
+from cellfleet.config import parse_size
 from cellfleet.errors import CellfleetError
+from cellfleet.kernel.commands import cellfleet_command, check_settings
 from cellfleet.kernel.options import ORDER, Objective, OptionError
+from cellfleet.kernel.published import attach, unpublish
 from cellfleet.kernel.remote import RemoteOptions, RemoteRunner
-from cellfleet.kernel.session import sessions
-from cellfleet.kernel.shared import StartProblem, start_command
 from cellfleet.kernel.space import PRUNERS, SAMPLERS, search_options
-from cellfleet.kernel.transfers import drop_command, held_status
-from cellfleet.kernel.workers import describe_clusters
 
 if TYPE_CHECKING:
     from cellfleet.production.spec import JobSpec
@@ -67,6 +66,7 @@ def _positive(value: float | None, flag: str, whole: bool = False, zero: bool = 
 @argument("--name", metavar="NAME", help="a name for the cell (status, %%wait, dashboard)")
 @argument("--nowait", action="store_true", help="return at once; results arrive when the cell completes")
 @argument("--keep", metavar="NAMES", help="results to keep on the cluster whatever their size")
+@argument("--publish", metavar="NAMES", help="results to keep on the cluster under their names, beyond this kernel")
 @argument("--pull", metavar="NAMES", help="results to bring back whatever their size (GPU data to host)")
 @argument("--require-gpu", action="store_true", help="fail instead of running on CPU when there is no GPU")
 @argument(
@@ -139,6 +139,7 @@ def parse_remote_options(line: str) -> RemoteOptions:
         nowait=args.nowait,
         keep=_names(args.keep, "--keep"),
         pull=_names(args.pull, "--pull"),
+        publish=_names(args.publish, "--publish"),
         require_gpu=args.require_gpu,
         grid=tuple(args.grid or ()),
         variants=args.variants,
@@ -153,6 +154,8 @@ def _check_variant_options(args: Any) -> None:
     if args.grid and args.variants:
         raise UsageError("%%remote: give either --grid or --variants, not both")
     fans_out = bool(args.grid or args.variants or args.search)
+    if args.publish and fans_out:
+        raise UsageError("%%remote: --publish goes with a single cell, not --grid/--variants/--search")
     if args.nowait and fans_out:
         raise UsageError("%%remote: --nowait does not combine with --grid/--variants/--search; the table shows it live")
     if not fans_out and (args.max_parallel or args.maximize or args.minimize):
@@ -165,31 +168,6 @@ def _check_variant_options(args: Any) -> None:
     both = set(args.maximize or ()) & set(args.minimize or ())
     if both:
         raise UsageError(f"--maximize and --minimize both name {sorted(both)[0]!r}: choose one")
-
-
-def _status_cluster(words: list[str]) -> str | None:
-    """The ``--cluster ADDRESS`` of ``%cellfleet status``, if given."""
-    if not words:
-        return None
-    if len(words) == 2 and words[0] == "--cluster":
-        return words[1]
-    if len(words) == 1 and words[0].startswith("--cluster="):
-        return words[0].partition("=")[2] or _status_usage()
-    return _status_usage()
-
-
-def _status_usage() -> NoReturn:
-    raise UsageError(
-        "%cellfleet status takes at most --cluster ADDRESS, like %cellfleet status --cluster tcp://host:8786"
-    )
-
-
-def _check_settings() -> Any:
-    """The settings, or a UsageError naming the bad environment variable."""
-    try:
-        return load_settings()
-    except ValueError as error:
-        raise UsageError(str(error)) from None
 
 
 class _PromoteParser(argparse.ArgumentParser):
@@ -220,6 +198,8 @@ The variables the cell reads travel with it; the ones it assigns come back. Resu
 larger than CELLFLEET_REMOTE_THRESHOLD (64 MiB) and GPU-resident objects stay on the
 worker: the notebook gets a handle, later %%remote cells use the data in place, and
 %pull NAME brings a copy here. Output streams into the cell while it runs.
+--publish NAMES keeps results on the cluster under their names, beyond this kernel:
+%attach NAME gives any kernel on that cluster a handle to them (see %attach).
 
 Examples::
 
@@ -266,7 +246,7 @@ class CellfleetMagics(Magics):
     def remote(self, line: str, cell: str) -> Any:
         options = parse_remote_options(line)
         with _as_usage_errors():
-            return self.runner.run(options, cell, _check_settings())
+            return self.runner.run(options, cell, check_settings())
 
     remote.__doc__ = _REMOTE_HELP + "\n" + (_remote_signature.__doc__ or "").split("\n", 2)[-1]
 
@@ -340,9 +320,31 @@ class CellfleetMagics(Magics):
             self.runner.wait(parts[0] if parts else None)
 
     @line_magic
+    def attach(self, line: str) -> None:
+        """Attach published results: ``%attach [--cluster ADDRESS] NAME [NAME ...]``.
+
+        Each NAME becomes a handle to the result published under it (``%%remote --publish`` or
+        ``cellfleet.publish``) on the cluster, by this kernel or any other: later ``%%remote`` cells
+        use it in place, ``%pull NAME`` brings it here. ``%cellfleet datasets`` lists them.
+        """
+        address, names = _published_line(line, "%attach")
+        with _as_usage_errors():
+            attach(self.runner.shell.user_ns, names, address)
+
+    @line_magic
+    def unpublish(self, line: str) -> None:
+        """Remove published results: ``%unpublish [--cluster ADDRESS] NAME [NAME ...]|all``.
+
+        The scheduler lets go of them; their data goes once no kernel holds a handle to it.
+        """
+        address, names = _published_line(line, "%unpublish", every=True)
+        with _as_usage_errors():
+            print(unpublish(names, address))
+
+    @line_magic
     def cellfleet(self, line: str) -> None:
         """Cluster commands: ``%cellfleet status [--cluster ADDRESS]``, ``%cellfleet start [OPTIONS]``,
-        ``%cellfleet drop NAME ...|all`` or ``%cellfleet shutdown``.
+        ``%cellfleet drop NAME ...|all``, ``%cellfleet datasets [--cluster ADDRESS]`` or ``%cellfleet shutdown``.
 
         ``status`` describes the cluster at ADDRESS, else the clusters this kernel uses (else
         CELLFLEET_SCHEDULER's, else the project's shared cluster), and which workers cannot run
@@ -351,50 +353,22 @@ class CellfleetMagics(Magics):
         [--preload MODULES] [--memory-limit SIZE]). ``shutdown`` closes the embedded cluster
         (or leaves the shared one, which runs on). ``status`` also lists the large inputs and
         persisted collections the cluster holds for this notebook; ``drop`` releases them.
+        ``datasets`` lists the published results (name, type, size, worker, age): ``%attach NAME``.
         """
-        try:
-            words = shlex.split(line)
-        except ValueError as error:
-            raise UsageError(f"%cellfleet: cannot read the arguments ({error}): check the quotes") from None
-        if not words or words[0] == "status":
-            print(describe_clusters(_status_cluster(words[1:]), _check_settings().scheduler) + held_status(self.shell))
-        elif words[0] == "start":
-            print(_start_shared(words[1:]))
-        elif words[0] == "drop":
-            print(drop_command(words[1:], self.shell))
-        elif words == ["shutdown"]:
-            print(_shutdown())
-        else:
-            raise UsageError(
-                f"%cellfleet {line.strip()}: unknown command; use %cellfleet status [--cluster ADDRESS], "
-                "%cellfleet start [OPTIONS], %cellfleet drop NAME|all or %cellfleet shutdown"
-            )
+        print(cellfleet_command(line, self.shell))
 
 
-def _start_shared(words: list[str]) -> str:
-    """``%cellfleet start``: the shared cluster, and what this kernel does about it."""
-    try:
-        text = start_command(words)
-    except StartProblem as error:
-        if error.usage:
-            raise UsageError(f"%cellfleet start: {error}") from None
-        raise CellfleetError(str(error)) from None
-    current = sessions.default()
-    if current is not None and current.embedded:
-        text += (
-            "\n(this kernel still uses its private cluster: %cellfleet shutdown, and the next cell uses the shared one)"
-        )
-    return text
-
-
-def _shutdown() -> str:
-    """``%cellfleet shutdown``: close the embedded cluster, or leave the shared one (it runs on)."""
-    current = sessions.default()
-    if current is None or not sessions.shutdown_embedded():
-        return "cellfleet: no embedded cluster runs"
-    if current.shared is not None:
-        return (
-            f"cellfleet: this kernel left the shared cluster at {current.address}, which runs on "
-            "(cellfleet cluster stop ends it); the next cell connects again"
-        )
-    return "cellfleet: embedded cluster closed"
+def _published_line(line: str, magic: str, every: bool = False) -> tuple[str | None, list[str]]:
+    """The ``--cluster ADDRESS`` and the names of ``%attach``/``%unpublish``."""
+    words = line.split()
+    address = None
+    if words[:1] == ["--cluster"] and len(words) > 1:
+        address, words = words[1], words[2:]
+    elif words and words[0].startswith("--cluster="):
+        address, words = words[0].partition("=")[2] or None, words[1:]
+    if every and words == ["all"]:
+        return address, words
+    if not words or any(not word.isidentifier() for word in words):
+        form = "NAME [NAME ...]" + ("|all" if every else "")
+        raise UsageError(f"{magic} takes the names of published results: {magic} [--cluster ADDRESS] {form}")
+    return address, words

@@ -41,7 +41,7 @@ class Prepared:
             writes=self.analysis.writes,
             displays_last=self.analysis.displays_last,
             threshold=self.settings.remote_threshold,
-            keep=self.options.keep,
+            keep=self.options.keep | self.options.publish,
             pull=self.options.pull,
             unavailable=notebook_only(self.analysis.reads),
             writable=self.analysis.changed_in_place & self.analysis.reads,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,9 @@ class RemoteOptions:
     nowait: bool = False
     keep: frozenset[str] = frozenset()
     pull: frozenset[str] = frozenset()
+    publish: frozenset[str] = frozenset()
+    """``--publish``: results kept on the cluster and published under their names
+    (:mod:`cellfleet.kernel.published`)."""
     require_gpu: bool = False
     grid: tuple[str, ...] = ()
     variants: str | None = None
@@ -116,7 +120,18 @@ class RemoteRunner:
         job = self.make_job(prepared, inputs, status, LiveOutput(), recorder)
         update, result = self._outcome_update(job, job.run())
         update.apply(self.shell.user_ns)
+        for stream, text in self._publish(prepared, update):
+            print(text, file=sys.stderr if stream == "stderr" else sys.stdout)
         return result
+
+    def _publish(self, prepared: Prepared, update: Update) -> list[tuple[str, str]]:
+        """Publish the ``--publish`` results of a finished cell under their names; what to say."""
+        if not prepared.options.publish:
+            return []
+        from cellfleet.kernel.context import notebook_path
+        from cellfleet.kernel.published import publish_results
+
+        return publish_results(prepared.session, update.values, prepared.options.publish, notebook_path(self.shell))
 
     def make_job(
         self,
@@ -194,7 +209,7 @@ class RemoteRunner:
             raise
         if uses_ipython(source):
             raise OptionError("%magics and !commands cannot run inside a %%remote cell: move them to a local cell")
-        for flag, names in (("--keep", options.keep), ("--pull", options.pull)):
+        for flag, names in (("--keep", options.keep), ("--pull", options.pull), ("--publish", options.publish)):
             unknown = sorted(names - set(analysis.writes))
             if unknown:
                 raise OptionError(f"{flag} names {', '.join(unknown)}, which the cell does not assign")
@@ -218,6 +233,8 @@ class RemoteRunner:
             update, result = self._outcome_update(job, job.run())
             if result is not None:
                 output.display(*result._repr_mimebundle_())
+            for stream, text in self._publish(prepared, update):
+                output.stream(stream, text + "\n")
             return update
 
         self.pending.start(pending, work, output)
