@@ -73,6 +73,8 @@ bench: $(STAMP) $(UI_STAMP) chromium
 	$(PY) benchmarks/bench_production.py
 	$(PY) benchmarks/bench_resume.py
 	$(PY) benchmarks/bench_warm.py
+	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_bigdata.py
 	$(PY) benchmarks/bench_api.py
 	$(PY) benchmarks/bench_panel.py
 
