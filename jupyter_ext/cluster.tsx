@@ -43,7 +43,7 @@ export function ClusterStrip(props: { api: CellfleetApi }): JSX.Element {
     >
       <span className="cf-cluster-dot" aria-hidden="true" />
       <span className="cf-cluster-text">{line.text}</span>
-      {cluster.dashboard ? (
+      {cluster.dashboard && /^https?:\/\//.test(cluster.dashboard) ? (
         <a className="cf-cluster-link" href={cluster.dashboard} target="_blank" rel="noreferrer">
           dashboard
         </a>

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import keyword
 import math
 import numbers
 import reprlib
@@ -96,6 +97,11 @@ def log_artifact(path_or_figure: Any, name: str | None = None) -> None:
     local_recorder().artifact(chosen, data, media_type)
 
 
+def _is_output_name(name: str) -> bool:
+    """Whether ``name`` can be an output: a downstream notebook gets it as a variable."""
+    return name.isidentifier() and not keyword.iskeyword(name) and len(name) <= 128
+
+
 def output(**values: Any) -> None:
     """Declare outputs of the current run: ``cellfleet.output(rows=1200, table="clean.parquet")``.
 
@@ -141,6 +147,11 @@ def publish(**values: Any) -> None:
 
 
 def _json_text(name: str, value: Any) -> str:
+    if not _is_output_name(name):
+        raise ValueError(
+            f"cellfleet.output: {reprlib.repr(name)} is not a Python name of up to 128 characters; downstream "
+            "jobs receive each output as a variable of that name"
+        )
     if name in RESERVED_OUTPUTS:
         raise ValueError(f"cellfleet.output: {name} is given to downstream jobs by the scheduler; use another name")
     try:

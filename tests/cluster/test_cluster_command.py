@@ -3,6 +3,7 @@ folder of each test's own; the record, its staleness, and the options' mistakes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -126,6 +127,9 @@ def test_the_record_reads_back_and_refuses_what_is_not_one(tmp_path):
     for text in ("[]", '{"format": 2}', '{"format": 1, "pid": 1}', '{"format": 1, "address": 1, "pid": "x"}'):
         with pytest.raises(ValueError):
             ClusterRecord.from_json(text)
+    for dashboard in ("javascript:alert(1)", 8787):  # the panel links to it
+        with pytest.raises(ValueError, match="dashboard"):
+            ClusterRecord.from_json(dataclasses.replace(record, dashboard=dashboard).to_json())  # type: ignore[arg-type]
 
 
 def test_sizes_and_module_lists_read_as_dask_reads_them():

@@ -274,3 +274,17 @@ def test_a_shared_cluster_that_does_not_answer_is_said_and_left_recorded(project
     finally:
         os.kill(record.pid, signal.SIGCONT)
     assert where not in _workers(record.address)
+
+
+def test_a_cell_that_ignores_its_stop_never_costs_another_kernel_its_worker(project, kernels, tmp_path):
+    record = project.start("--gpus", "0", "--workers", "1")
+    workers = _workers(record.address)
+    a, b = Kernel(project.root, CELLFLEET_KILL_GRACE="1"), Kernel(project.root)
+    kernels += [a, b]
+    assert b.run("%%remote --keep kept\nkept = list(range(5))").errors == []
+    started = tmp_path / "a-started"
+    stuck = f"%%remote\nimport time\nopen({str(started)!r}, 'w').close()\ntime.sleep(600)  # deaf to the interrupt"
+    stopped = a.run(stuck, tick=_interrupt_once(a, started))
+    assert stopped.errors and "also holds other kernels' work, so it was not restarted" in stopped.text
+    assert b.run("%%remote\ntotal = sum(kept)\nprint(total)").streams["stdout"].strip() == "10"
+    assert _workers(record.address) == workers  # not restarted: B's kept result lives on

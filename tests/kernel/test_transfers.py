@@ -96,6 +96,17 @@ def test_status_lists_what_is_held_and_drop_releases_it(shell, cluster, capsys):
     assert "not held on the cluster: nothing_here" in capsys.readouterr().out
 
 
+def test_an_input_whose_name_is_deleted_is_released_at_the_next_cell(shell, cluster, capsys):
+    shell.user_ns["gone"] = _random()
+    line = f"--cluster {cluster.address}"
+    assert run(shell, line, "n = gone.size").success
+    del shell.user_ns["gone"]
+    assert run(shell, line, "m = 1").success
+    capsys.readouterr()
+    shell.run_line_magic("cellfleet", "status")
+    assert "input gone" not in capsys.readouterr().out
+
+
 def test_a_large_input_changed_in_place_by_the_cell_comes_back(shell, cluster):
     """A cell that changes a large input in place behaves as it would locally."""
     big = shell.user_ns["big"] = _random()

@@ -133,6 +133,19 @@ def test_cache_hit_skips_execution(shell, tmp_path, capsys):
     assert shell.user_ns["squared"] == 25 and counter.read_text() == "xx"
 
 
+def test_a_cache_hit_deletes_and_changes_in_place_as_the_cell_did(shell):
+    body = "del scratch\nhistory.append(len(history))\nstamp = 7"
+    shell.user_ns.update(scratch=1, history=[])
+    assert run(shell, "--cache", body).success
+    assert "scratch" not in shell.user_ns and shell.user_ns["history"] == [0]
+    alias = shell.user_ns["history"] = []
+    shell.user_ns.update(scratch=1)
+    del shell.user_ns["stamp"]
+    assert run(shell, "--cache", body).success  # the same code and inputs: a hit
+    assert shell.user_ns["stamp"] == 7 and "scratch" not in shell.user_ns
+    assert alias == [0] and shell.user_ns["history"] is alias  # changed in place, like a local cell
+
+
 def test_local_cells_log_into_a_run_of_their_own(shell):
     shell.run_cell("import cellfleet\ncellfleet.log(local_metric=3.5)")
     latest = _store().list_runs(limit=1)[0]

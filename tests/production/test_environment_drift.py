@@ -91,6 +91,9 @@ def test_differences_name_key_packages_without_the_full_lists():
         ({"loss": float("nan")}, TypeError, r"loss=nan cannot be stored as JSON"),
         ({"upstream_run_id": "x"}, ValueError, r"given to downstream jobs by the scheduler; use another name"),
         ({"blob": "x" * (2**20 + 1)}, ValueError, r"over 1 MiB as JSON; store it as a file"),
+        ({"import os; x": 1}, ValueError, r"'import os; x' is not a Python name .* as a variable of that name"),
+        ({"class": 1}, ValueError, r"'class' is not a Python name"),
+        ({"n" * 129: 1}, ValueError, r"is not a Python name of up to 128 characters"),
     ],
 )
 def test_outputs_that_cannot_be_stored_are_one_line_errors(values, error, match):

@@ -124,6 +124,9 @@ def _check_types(record: ClusterRecord) -> None:
         raise ValueError("not a cluster record (a number is not a number)")
     if not isinstance(record.preload, (list, tuple)):
         raise ValueError("not a cluster record (preload is not a list)")
+    dashboard = record.dashboard
+    if dashboard is not None and not (isinstance(dashboard, str) and dashboard.startswith(("http://", "https://"))):
+        raise ValueError("not a cluster record (the dashboard is not an http(s) URL)")
 
 
 @dataclass(frozen=True)

@@ -89,18 +89,29 @@ def _hit(store: Store, run_id: str) -> CacheHit | None:
     if blob is None:
         return None
     stored = pickle.loads(blob)
-    outcome = CellOutcome(worker=None, gpu=None, stash="", values=stored["values"], result=stored["result"])
+    outcome = CellOutcome(
+        worker=None,
+        gpu=None,
+        stash="",
+        values=stored["values"],
+        result=stored["result"],
+        mutated=tuple(stored.get("mutated", ())),  # absent from results stored before they were kept
+        deleted=tuple(stored.get("deleted", ())),
+    )
     outputs = tuple(decode_item(wire) for wire in stored["outputs"])
     return CacheHit(run_id, outcome, outputs, store.final_metrics([run_id]).get(run_id, {}))
 
 
 def save(recorder: RunRecorder, outcome: CellOutcome, outputs: Sequence[OutputItem], limit: int | None = None) -> bool:
-    """Store a succeeded run's results for later cache hits (and retries); False when they
-    stayed remote, or when their pickle is over ``limit`` bytes."""
-    if outcome.kept or outcome.error is not None:
+    """Store a succeeded run's results for later cache hits (and retries); False when some
+    stayed on the cluster (kept, or persisted collections: their data ends with the cluster),
+    or when their pickle is over ``limit`` bytes."""
+    if outcome.kept or outcome.persisted or outcome.error is not None:
         return False
     wire = [encode_item(item) for item in outputs]
-    blob = pickle.dumps({"values": outcome.values, "result": outcome.result, "outputs": wire}, protocol=5)
+    stored: dict[str, Any] = {"values": outcome.values, "result": outcome.result, "outputs": wire}
+    stored.update(mutated=list(outcome.mutated), deleted=list(outcome.deleted))
+    blob = pickle.dumps(stored, protocol=5)
     if limit is not None and len(blob) > limit:
         return False
     recorder.writer.call(lambda store: store.save_results(recorder.run_id, blob))

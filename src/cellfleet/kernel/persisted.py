@@ -126,7 +126,7 @@ def adopt(client: Any, names: tuple[str, ...], values: dict[str, Any], stash: st
         release_stash,
         stash,
         names,
-        key=f"cellfleet-release-{stash[:16]}",
+        key=f"cellfleet-release-{stash[:28]}",
         workers=[worker] if worker else None,
         allow_other_workers=False,
         pure=False,

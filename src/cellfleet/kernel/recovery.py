@@ -20,7 +20,7 @@ from cellfleet.config import run_context
 from cellfleet.errors import WorkerLostError
 from cellfleet.kernel.job import Output
 from cellfleet.kernel.session import Session
-from cellfleet.kernel.stop import RPC_TIMEOUT
+from cellfleet.kernel.stop import RPC_TIMEOUT, others_on
 
 __all__ = ["MEMORY_KILL_TOPIC", "after_cuda_oom", "killed_for_memory", "lost_worker_error"]
 
@@ -67,6 +67,11 @@ def after_cuda_oom(session: Session, worker: str | None, note: str, output: Outp
         output.stream("stderr", f"cellfleet: {note}; {ends}\n")
         return
     if worker is None:
+        return
+    if others_on(session.client, worker, session.token):
+        fix = f"cellfleet.client({session.address!r}).restart_workers([{worker!r}])"
+        busy = f"worker {worker} also holds other kernels' work, so it was not restarted: {fix}"
+        output.stream("stderr", f"cellfleet: {note}; {busy}\n")
         return
     started = time.monotonic()
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cellfleet.config import Settings, load_settings, run_context
+from cellfleet.errors import CellfleetError, HandleError
 from cellfleet.kernel.analysis import CellAnalysis, analyze, cell_filename, uses_ipython
 from cellfleet.kernel.cache import RESTORE_LIMIT, CachedCell, lookup, restore, save
 from cellfleet.kernel.context import cell_number
@@ -35,6 +36,7 @@ from cellfleet.kernel.session import connect
 from cellfleet.kernel.space import SearchOptions
 from cellfleet.kernel.status import make_status
 from cellfleet.kernel.tracebacks import rebuild_exception
+from cellfleet.kernel.transfers import release_unbound
 from cellfleet.kernel.update import Update
 from cellfleet.kernel.variants import Variants
 from cellfleet.protocol import CellOutcome
@@ -109,6 +111,7 @@ class RemoteRunner:
             return self._search(prepared)
         if options.fans_out:
             return self.variants.run(prepared)
+        release_unbound(prepared.session, self.shell.user_ns)
         inputs = pack(prepared.analysis.reads, self.shell.user_ns, prepared.session.address)
         if options.nowait:
             self.pending.check_free(prepared.label)
@@ -131,7 +134,14 @@ class RemoteRunner:
         from cellfleet.kernel.context import notebook_path
         from cellfleet.kernel.published import publish_results
 
-        return publish_results(prepared.session, update.values, prepared.options.publish, notebook_path(self.shell))
+        try:
+            return publish_results(prepared.session, update.values, prepared.options.publish, notebook_path(self.shell))
+        except CellfleetError:
+            raise
+        except Exception as error:  # the cluster went away in between: the values are assigned all the same
+            problem = f"{type(error).__name__}: {' '.join(str(error).split()) or 'no detail'}"
+            names = ", ".join(sorted(prepared.options.publish))
+            raise HandleError(f"{names}: assigned here but not published ({problem}): run the cell again") from None
 
     def make_job(
         self,

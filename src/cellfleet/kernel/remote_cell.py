@@ -353,11 +353,11 @@ class RemoteCell:
         return _as_outcome(outcome)
 
     def _stop(self) -> bool:
-        """Stop the cell on its worker (bounded); False, after telling the user in one line
-        where it may still run, when that failed."""
+        """Stop the cell on its worker (bounded); False, having said where it may still run, on failure."""
         if self._future is None:
             return True
-        problem = stop_cell(self.session.client, self._future, self._cell_id, self.launch.kill_grace)
+        session, grace = self.session, self.launch.kill_grace
+        problem = stop_cell(session.client, self._future, self._cell_id, grace, session.sharing)
         if problem is None:
             return True
         where, cluster = self._worker or "its worker", self.session.address
@@ -382,7 +382,7 @@ class RemoteCell:
                 lineage or {},
                 self.inputs.handle_names,
                 *self.inputs.handle_futures,
-                key=f"cellfleet-{name}-{outcome.stash[:12]}",
+                key=f"cellfleet-{name}-{outcome.stash[:24]}",
                 workers=[outcome.worker] if outcome.worker else None,
                 allow_other_workers=True,
                 pure=False,

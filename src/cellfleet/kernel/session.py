@@ -77,6 +77,11 @@ class Session:
     scheduler_id: str = ""
 
     @property
+    def sharing(self) -> str | None:
+        """This kernel's token on a cluster other kernels may use (``None`` on the embedded one)."""
+        return None if self.embedded else self.token
+
+    @property
     def embedded(self) -> bool:
         return self.cluster is not None
 

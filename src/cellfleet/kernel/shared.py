@@ -109,7 +109,14 @@ class StartProblem(Exception):
 def start_command(words: list[str]) -> str:
     """``%cellfleet start [OPTIONS]``: run ``cellfleet cluster start OPTIONS``; returns what it printed."""
     command = [sys.executable, "-m", "cellfleet.cli", "cluster", "start", *words]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=_START_TIMEOUT, check=False)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=_START_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise StartProblem(
+            f"cellfleet cluster start did not finish in {_START_TIMEOUT:g} s: see .cellfleet/cluster.log", usage=False
+        ) from None
+    except OSError as error:
+        raise StartProblem(f"cellfleet cluster start could not run ({error})", usage=False) from None
     said = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
         line = said.splitlines()[-1] if said else f"cellfleet cluster start ended with status {done.returncode}"

@@ -29,7 +29,17 @@ from cellfleet.kernel.inputs import Inputs, LargeInput
 from cellfleet.kernel.persisted import RemoteCollection
 from cellfleet.kernel.session import Session, sessions
 
-__all__ = ["Held", "SentInput", "describe_held", "drop", "drop_command", "held_for", "held_status", "large_futures"]
+__all__ = [
+    "Held",
+    "SentInput",
+    "describe_held",
+    "drop",
+    "drop_command",
+    "held_for",
+    "held_status",
+    "large_futures",
+    "release_unbound",
+]
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,12 @@ def held_for(session: Session) -> Held:
             del _HELD[token]
         entry = _HELD.setdefault(session.token, (session.client, Held()))
         return entry[1]
+
+
+def release_unbound(session: Session, namespace: dict[str, Any]) -> None:
+    """Let go of the inputs sent for names the notebook no longer has (``del data``)."""
+    held = held_for(session)
+    held.release([sent.name for sent in held.inputs() if sent.name not in namespace])
 
 
 def large_futures(session: Session, inputs: Inputs, workers: list[str] | None) -> list[Any]:

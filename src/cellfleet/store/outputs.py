@@ -8,6 +8,7 @@ digest, so a difference between two runs' environments can name every package.
 from __future__ import annotations
 
 import json
+import keyword
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -28,11 +29,12 @@ def save_output(store: Store, run_id: str, name: str, text: str) -> None:
 
 
 def outputs_of(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's declared outputs, by name, in the order they were declared."""
+    """The run's declared outputs, by name, in the order they were declared (a stored name that
+    is not a Python name is left out: it becomes a variable in the downstream notebook)."""
     query = sa.select(run_outputs.c.name, run_outputs.c.value).where(run_outputs.c.run_id == run_id)
     with store.engine.connect() as connection:
         rows = connection.execute(query.order_by(run_outputs.c.created, run_outputs.c.name)).all()
-    return {name: json.loads(value) for name, value in rows}
+    return {name: json.loads(value) for name, value in rows if name.isidentifier() and not keyword.iskeyword(name)}
 
 
 def save_distributions(store: Store, digest: str, installed: Mapping[str, str]) -> None:

@@ -126,7 +126,8 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
     worker = _current_worker()
     emit = _emitter(worker, spec.topic)
     address = worker.address if worker is not None else None
-    outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=new_id(32))
+    # the stash id starts with the kernel's token, as the cell id does: its kept keys name their kernel
+    outcome = CellOutcome(worker=address, gpu=_worker_gpu(), stash=spec.cell_id[:12] + new_id(20))
     started = time.perf_counter()
     capture = Capture(emit, spec.cell_id, Started(spec.cell_id, address, outcome.gpu))
     namespace, start = None, Start()
