@@ -211,6 +211,8 @@ class _registered:
     def __exit__(self, *exc: object) -> None:
         with _state_lock:
             _RUNNING.pop(self._cell_id, None)
+            # an interrupt that arrived as the cell ended must not reach the thread's next task
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
 
 
 def _execute(spec: CellSpec, namespace: dict[str, Any]) -> Any:
@@ -357,11 +359,11 @@ def pull(value: Any) -> Any:
 
 def interrupt(cell_id: str) -> bool:
     """Stop a running cell by raising :class:`CellInterrupted` in its thread."""
-    with _state_lock:
+    with _state_lock:  # held while raising: the cell cannot end (and its thread move on) meanwhile
         thread = _RUNNING.get(cell_id)
-    if thread is None:
-        return False
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(CellInterrupted))
+        if thread is None:
+            return False
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(CellInterrupted))
     return True
 
 
