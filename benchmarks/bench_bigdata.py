@@ -103,8 +103,14 @@ def warm_imports() -> None:
 
 
 def du(folder: Path) -> int:
-    """Bytes of the files under ``folder``."""
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    """Bytes of the files under ``folder`` (a file the workers remove meanwhile counts 0)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except FileNotFoundError:
+            continue
+    return total
 
 
 # ---------------------------------------------------------------- the two variants
