@@ -113,3 +113,13 @@ def test_a_large_input_changed_in_place_by_the_cell_comes_back(shell, cluster):
     second = float(big[1])
     assert run(shell, f"--cluster {cluster.address}", "big *= 2\nbig[0] = 7.0").success
     assert shell.user_ns["big"][0] == 7.0 and shell.user_ns["big"][1] == 2 * second
+
+
+def test_a_nowait_cell_reads_its_large_input_as_it_was_when_the_cell_started(shell, cluster):
+    big = shell.user_ns["big"] = _random()
+    first = float(big[0])
+    line = f"--cluster {cluster.address} --nowait --name later"
+    assert run(shell, line, "import time\ntime.sleep(1)\nseen = float(big[0])").success
+    big[0] = -1.0  # the notebook goes on while the cell runs
+    shell.run_line_magic("wait", "later")
+    assert shell.user_ns["seen"] == first

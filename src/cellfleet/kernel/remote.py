@@ -36,7 +36,7 @@ from cellfleet.kernel.session import connect
 from cellfleet.kernel.space import SearchOptions
 from cellfleet.kernel.status import make_status
 from cellfleet.kernel.tracebacks import rebuild_exception
-from cellfleet.kernel.transfers import release_unbound
+from cellfleet.kernel.transfers import large_futures, release_unbound
 from cellfleet.kernel.update import Update
 from cellfleet.kernel.variants import Variants
 from cellfleet.protocol import CellOutcome
@@ -116,7 +116,8 @@ class RemoteRunner:
         if options.nowait:
             self.pending.check_free(prepared.label)
         recorder = prepared.recorder(self.shell, inputs)
-        if options.nowait:
+        if options.nowait:  # large inputs go now, as they are: the notebook may change them meanwhile
+            large_futures(prepared.session, inputs, None)
             self._start_pending(prepared, inputs, recorder)
             return None
         status = make_status(prepared.label, prepared.settings.status)
