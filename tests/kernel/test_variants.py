@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
@@ -144,6 +146,21 @@ def test_a_cache_hit_deletes_and_changes_in_place_as_the_cell_did(shell):
     assert run(shell, "--cache", body).success  # the same code and inputs: a hit
     assert shell.user_ns["stamp"] == 7 and "scratch" not in shell.user_ns
     assert alias == [0] and shell.user_ns["history"] is alias  # changed in place, like a local cell
+
+
+def test_a_cache_hit_needs_the_projects_own_modules_unchanged(shell, tmp_path, monkeypatch):
+    """A fix to a module of the project (imported by name, so not an input) runs the cell again."""
+    module = Path(os.environ["CELLFLEET_ROOT"]) / "cf_project_helpers.py"
+    module.write_text("SCALE = 2\n")
+    monkeypatch.syspath_prepend(str(module.parent))
+    assert shell.run_cell("import cf_project_helpers").success
+    shell.user_ns["counter"] = str(tmp_path / "runs")
+    body = "open(counter, 'a').write('x')\nanswer = 42"
+    assert run(shell, "--cache", body).success and run(shell, "--cache", body).success
+    assert (tmp_path / "runs").read_text() == "x"  # the second was a hit
+    module.write_text("SCALE = 33  # fixed\n")
+    assert run(shell, "--cache", body).success
+    assert (tmp_path / "runs").read_text() == "xx"
 
 
 def test_local_cells_log_into_a_run_of_their_own(shell):

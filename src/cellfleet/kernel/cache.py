@@ -25,13 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cellfleet.kernel.codeprint import cell_code_hash
 from cellfleet.kernel.context import run_writer
 from cellfleet.kernel.inputs import Inputs
 from cellfleet.kernel.job import Output, Status, load_values
 from cellfleet.protocol import CellOutcome, DisplayItem, OutputItem, RunStatus, StreamItem, decode_item, encode_item
 from cellfleet.store.attempts import Restorable, find_restorable
 from cellfleet.store.database import Store, encode_json
-from cellfleet.store.recorder import RunRecorder, code_hash
+from cellfleet.store.recorder import RunRecorder
 
 __all__ = ["RESTORE_LIMIT", "CacheHit", "CachedCell", "lookup", "restore", "save"]
 
@@ -66,7 +67,7 @@ def lookup(source: str, inputs: Inputs, params: dict[str, Any]) -> CacheHit | No
     store = writer.store
     if store is None:
         return None
-    run_id = store.find_cached(code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
+    run_id = store.find_cached(cell_code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
     return _hit(store, run_id) if run_id else None
 
 
@@ -77,7 +78,7 @@ def restore(resumed: str, source: str, inputs: Inputs, params: dict[str, Any]) -
     store = writer.store
     if store is None:
         return None
-    key = (code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
+    key = (cell_code_hash(source), encode_json(inputs.fingerprints()), encode_json(params))
     origin = find_restorable(store, resumed, *key)
     hit = _hit(store, origin.cell_run) if origin is not None else None
     return CacheHit(hit.run_id, hit.outcome, hit.outputs, hit.metrics, origin) if hit else None

@@ -8,12 +8,13 @@ from typing import Any
 from cellfleet.config import Settings, run_context
 from cellfleet.ids import new_id
 from cellfleet.kernel.analysis import CellAnalysis, cell_filename
+from cellfleet.kernel.codeprint import cell_code_hash
 from cellfleet.kernel.context import current_cell, notebook_path, run_writer
 from cellfleet.kernel.inputs import Inputs, notebook_only
 from cellfleet.kernel.remote_cell import Launch
 from cellfleet.kernel.session import Session
 from cellfleet.protocol import CellSpec, RunKind
-from cellfleet.store.recorder import RunRecorder, code_hash
+from cellfleet.store.recorder import RunRecorder
 
 __all__ = ["Prepared", "cell_recorder"]
 
@@ -67,7 +68,7 @@ def cell_recorder(shell: Any, label: str, source: str, inputs: Inputs, **fields:
         cell_id=cell.cell_id,
         cell_name=label,
         code=source.lstrip("\n"),
-        code_hash=code_hash(source),
+        code_hash=cell_code_hash(source),
         inputs=inputs.fingerprints(),
         **{"kind": RunKind.INTERACTIVE, **fields},
     )

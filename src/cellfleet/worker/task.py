@@ -49,6 +49,7 @@ from cellfleet.worker.frozen import READ_ONLY_NOTE
 from cellfleet.worker.memory import gpu_memory_note
 from cellfleet.worker.namespace import Changes, InputError, Start, build, changes
 from cellfleet.worker.rich import flush_figures, mime_bundle
+from cellfleet.worker.settle import settle_persisted
 from cellfleet.worker.values import describe, is_gpu_resident, is_persisted, measure, to_host
 
 __all__ = [
@@ -138,7 +139,7 @@ def run_cell(spec: CellSpec, packed: dict[str, bytes], handle_names: tuple[str, 
             )
             with _seceded(worker):
                 value = _execute(spec, namespace)
-                _settle_persisted(namespace, start)
+                settle_persisted(namespace, start)
             for data, metadata in flush_figures(capture.figures_before):
                 capture.display(data, metadata)
             if spec.displays_last and value is not None:
@@ -178,45 +179,6 @@ def _seceded(worker: Any) -> Iterator[None]:
         yield
     finally:
         rejoin()
-
-
-def _settle_persisted(namespace: dict[str, Any], start: Start) -> None:
-    """Wait (seceded) until the scheduler knows the keys of the collections the cell persisted,
-    so that it counts the notebook, told by the outcome, among their holders; not until they are
-    computed: the next cell starts on them while they are made. Collections the cell read and
-    left as they were are the notebook's already."""
-    made = [v for n, v in namespace.items() if start.objects.get(n) is not v and is_persisted(v)]
-    futures = [f for value in made for f in _futures_of(value)]
-    if futures and not _scheduler_knows([f.key for f in futures]):
-        from distributed import wait
-
-        wait(futures)  # a scheduler that cannot be asked: once computed, it knows them
-
-
-def _scheduler_knows(keys: list[Any], seconds: float = 30.0) -> bool:
-    """Poll the scheduler until it has every key (the graph the cell's client sent is in)."""
-    from distributed import get_client
-
-    client = get_client()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if client.run_on_scheduler(_has_keys, keys):
-                return True
-        except Exception:  # run_on_scheduler refused or failed: fall back to waiting
-            return False
-        time.sleep(0.005)
-    return False
-
-
-def _has_keys(keys: list[Any], dask_scheduler: Any = None) -> bool:
-    return all(key in dask_scheduler.tasks for key in keys)
-
-
-def _futures_of(value: Any) -> list[Any]:
-    from distributed import futures_of
-
-    return list(futures_of(value))
 
 
 class _registered:
