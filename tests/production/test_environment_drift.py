@@ -13,6 +13,7 @@ from cellfleet.protocol import RunKind, RunStatus
 from cellfleet.store.database import Store
 from cellfleet.store.jobs import JobStore
 from cellfleet.store.outputs import distributions_of
+from dask_processes import DaskCluster
 from jobs_helpers import cellfleet, start_scheduler, stop, wait_for, write_notebook
 
 
@@ -67,6 +68,41 @@ def test_a_run_in_a_drifted_environment_names_the_packages_that_differ(project, 
     assert f"numpy {recorded['numpy']} -> 0.0.1, tinyextra absent -> 1.0" in warning
     shown = cellfleet(url, "runs", "show", run["id"])
     assert "warning      environment differs" in shown.stdout
+
+
+def test_a_job_promoted_from_a_remote_cell_is_compared_on_the_workers(project, tmp_path):
+    """Like with like: the experiment's worker against the workers the run's own remote cells used
+    (here a worker of a real external cluster that drifted while the kernels' side did not)."""
+    folder, url, store = project
+    cells = ["%load_ext cellfleet", "%%remote\nimport cellfleet\ncellfleet.log(loss=lr)"]
+    notebook = write_notebook(folder / "remote.ipynb", cells)
+    dask = DaskCluster(tmp_path / "dask").start()
+    try:
+        dask.worker("plain")
+        assert cellfleet(url, "run", str(notebook), "--cluster", dask.address).returncode == 0
+        (cell,) = [run for run in store.list_runs(kind=RunKind.PRODUCTION) if run["parent_id"]]
+        assert cell["worker"] and DIGEST in cell["environment"]  # the worker's environment
+
+        def checked(name: str) -> dict:
+            args = ("--name", name, "--from-run", cell["id"], "--cluster", dask.address, "--check")
+            done = cellfleet(url, "promote", str(notebook), *args)
+            assert done.returncode == 0, done.stderr
+            (run,) = JobStore(store).job_runs(JobStore(store).get_job(name)["id"])
+            return run
+
+        same = checked("same-workers")
+        assert same["environment_warning"] is None and same["environment_drift"] == []
+        extra = folder / "extra"
+        _distribution(extra, "numpy", "0.0.1")
+        dask.stop_worker("plain")
+        dask.worker("drifted", preload=f"import sys\nsys.path.insert(0, {str(extra)!r})\n")
+        drifted = checked("drifted-workers")
+    finally:
+        dask.close()
+    assert drifted["environment"]["numpy"] == cell["environment"]["numpy"]  # the executing process did not drift
+    warning = drifted["environment_warning"]
+    assert warning.startswith(f"environment differs from the promoted experiment's (run {cell['id']}): ")
+    assert f"numpy {cell['environment']['numpy']} -> 0.0.1" in warning
 
 
 def test_differences_name_key_packages_without_the_full_lists():

@@ -31,7 +31,7 @@ from cellfleet.config import (
 )
 from cellfleet.failures import classify
 from cellfleet.ids import new_id
-from cellfleet.production.drift import record_environment
+from cellfleet.production.drift import record_environment, record_worker_drift
 from cellfleet.production.paths import run_paths
 from cellfleet.production.promote import materialize
 from cellfleet.production.resume import RESUME_KEY, check_resumable, mark_restored, resumed_run
@@ -148,6 +148,7 @@ def execute_run(store: Store, run_id: str, owner: str | None = None) -> RunStatu
     export_run_environment(_environment(run_id, run["notebook"], store.url, job, resume_from=resume_from))
     kernel = (job or {}).get("kernel") or run["environment"].get("kernel")
     ending = _papermill(materialize(run["code_hash"], text), run_id, run["notebook"], run["params"], kernel)
+    record_worker_drift(store, run_id, job)  # a job promoted from a %%remote cell: its workers' drift
     if resume_from:
         mark_restored(output)
     ending = _checked(store, run_id, job, ending)

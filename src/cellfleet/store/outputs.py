@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from cellfleet.store.database import Store, encode_json
-from cellfleet.store.schema import environments, run_outputs
+from cellfleet.store.schema import environments, run_outputs, runs
 
-__all__ = ["distributions_of", "outputs_of", "save_distributions", "save_output"]
+__all__ = ["distributions_of", "outputs_of", "save_distributions", "save_output", "worker_environments"]
 
 
 def save_output(store: Store, run_id: str, name: str, text: str) -> None:
@@ -57,3 +57,12 @@ def distributions_of(store: Store, digest: str | None) -> dict[str, str] | None:
     with store.engine.connect() as connection:
         row = connection.execute(query).first()
     return dict(json.loads(row[0])) if row else None
+
+
+def worker_environments(store: Store, run_id: str) -> list[dict[str, str]]:
+    """The environments of the workers the remote cells of production run ``run_id`` ran on,
+    in the order the cells ran."""
+    query = sa.select(runs.c.environment).where(runs.c.parent_id == run_id, runs.c.worker.is_not(None))
+    with store.engine.connect() as connection:
+        rows = connection.execute(query.order_by(runs.c.created)).all()
+    return [dict(json.loads(text)) for (text,) in rows if text]
