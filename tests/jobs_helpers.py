@@ -1,7 +1,9 @@
-"""Helpers for the production tests: notebooks, the `cellfleet` command, scheduler processes."""
+"""Helpers for the production tests: notebooks, the `cellfleet` command, scheduler processes, and
+the jobs API of a real Jupyter server (pytest-jupyter's ``jp_fetch``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+import pytest
+from tornado.httpclient import HTTPClientError
 
 
 def write_notebook(path: Path, cells: list[str], parameters: str | None = "lr = 0.1") -> Path:
@@ -58,3 +62,17 @@ def wait_for(check: Callable[[], object], seconds: float = 90.0) -> object:
             return found
         time.sleep(0.2)
     raise AssertionError(f"gave up after {seconds} s waiting for {getattr(check, '__name__', 'a condition')}")
+
+
+async def post_job(jp_fetch, body: object) -> dict:
+    """``POST jobs`` with ``body``; the job it made (asserting 201)."""
+    response = await jp_fetch("cellfleet", "api", "jobs", method="POST", body=json.dumps(body))
+    assert response.code == 201
+    return json.loads(response.body)
+
+
+async def refused(jp_fetch, body: object) -> tuple[int, str]:
+    """``POST jobs`` with a ``body`` the server refuses: its status and one-line message."""
+    with pytest.raises(HTTPClientError) as info:
+        await post_job(jp_fetch, body)
+    return info.value.code, json.loads(info.value.response.body)["message"]

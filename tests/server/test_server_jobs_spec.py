@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from cellfleet.store.database import Store
-from jobs_helpers import write_notebook
+from jobs_helpers import post_job, refused, write_notebook
 
 
 @pytest.fixture
 def store(jp_root_dir):
     write_notebook(jp_root_dir / "train.ipynb", ["print(lr)"], parameters="lr = 0.1\nlayers = 2")
     return Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")
-
-
-async def post_job(jp_fetch, body: object) -> dict:
-    response = await jp_fetch("cellfleet", "api", "jobs", method="POST", body=json.dumps(body))
-    assert response.code == 201
-    return json.loads(response.body)
-
-
-async def refused(jp_fetch, body: object) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as info:
-        await post_job(jp_fetch, body)
-    return info.value.code, json.loads(info.value.response.body)["message"]
 
 
 async def test_every_option_of_the_dialog_reaches_the_job(jp_fetch, store):

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from cellfleet.protocol import RunKind, RunStatus
 from cellfleet.store.database import Store
 from cellfleet.store.outputs import save_output
-from jobs_helpers import write_notebook
+from jobs_helpers import post_job, refused, write_notebook
 
 
 @pytest.fixture
@@ -21,21 +20,9 @@ def store(jp_root_dir):
     return Store(f"sqlite:///{jp_root_dir / '.cellfleet' / 'cellfleet.db'}")
 
 
-async def _post(jp_fetch, body: dict) -> dict:
-    response = await jp_fetch("cellfleet", "api", "jobs", method="POST", body=json.dumps(body))
-    assert response.code == 201
-    return json.loads(response.body)
-
-
-async def _refused(jp_fetch, body: dict) -> tuple[int, str]:
-    with pytest.raises(HTTPClientError) as info:
-        await _post(jp_fetch, body)
-    return info.value.code, json.loads(info.value.response.body)["message"]
-
-
 async def test_a_chain_shows_in_the_jobs_and_runs_records(jp_fetch, store):
-    prep = await _post(jp_fetch, {"notebook": "prep.ipynb"})
-    train = await _post(jp_fetch, {"notebook": "train.ipynb", "after": "prep"})
+    prep = await post_job(jp_fetch, {"notebook": "prep.ipynb"})
+    train = await post_job(jp_fetch, {"notebook": "train.ipynb", "after": "prep"})
     assert prep["after"] is None and train["after"] == "prep" and train["schedule"] is None
     listed = json.loads((await jp_fetch("cellfleet", "api", "jobs")).body)["jobs"]
     assert {job["name"]: job["after"] for job in listed} == {"prep": None, "train": "prep"}
@@ -55,14 +42,14 @@ async def test_a_chain_shows_in_the_jobs_and_runs_records(jp_fetch, store):
 
 
 async def test_a_bad_after_is_refused_with_one_line(jp_fetch, store):
-    await _post(jp_fetch, {"notebook": "prep.ipynb"})
-    code, message = await _refused(jp_fetch, {"notebook": "train.ipynb", "after": "nightly"})
+    await post_job(jp_fetch, {"notebook": "prep.ipynb"})
+    code, message = await refused(jp_fetch, {"notebook": "train.ipynb", "after": "nightly"})
     assert code == 404 and "no job named 'nightly'" in message
-    code, message = await _refused(jp_fetch, {"notebook": "train.ipynb", "name": "t", "after": "t"})
+    code, message = await refused(jp_fetch, {"notebook": "train.ipynb", "name": "t", "after": "t"})
     assert code == 400 and "cycle, t -> t" in message
-    code, message = await _refused(jp_fetch, {"notebook": "train.ipynb", "after": "prep", "every": "1h"})
+    code, message = await refused(jp_fetch, {"notebook": "train.ipynb", "after": "prep", "every": "1h"})
     assert code == 400 and "drop --cron/--every" in message
-    code, message = await _refused(jp_fetch, {"notebook": "train.ipynb", "after": 5})
+    code, message = await refused(jp_fetch, {"notebook": "train.ipynb", "after": 5})
     assert code == 400 and message == "after must be a string"
-    code, message = await _refused(jp_fetch, {"notebook": "train.ipynb", "check": True})
+    code, message = await refused(jp_fetch, {"notebook": "train.ipynb", "check": True})
     assert code == 400 and "unknown field 'check'" in message
